@@ -8,6 +8,7 @@ import pandas as pd
 
 from debias.counterfactual import avg_predictions
 from debias.data import Comparisons
+from debias.degenerate import flag_models
 from debias.errors import ParameterError, check_param
 from debias.glm import PreferenceGLM
 
@@ -94,7 +95,9 @@ def leaderboard(
     pandas.DataFrame
         Columns ``model, n, n_missing, win_rate, standard_error, lc_win_rate,
         lc_standard_error, lc_ci_low, lc_ci_high, avg_length`` (percent; characters),
-        sorted by ``lc_win_rate``. With ``return_fit``: ``(table, fit)``.
+        sorted by ``lc_win_rate``, and ``flags``: why a model's answers look degenerate
+        (:func:`debias.degenerate.flag_models`; '' when not). With ``return_fit``:
+        ``(table, fit)``.
 
     Examples
     --------
@@ -137,6 +140,9 @@ def leaderboard(
         table[col] = table[col] * 100
     table = table[list(COLUMNS)].sort_values("lc_win_rate", ascending=False, kind="stable")
     table = table.reset_index(drop=True)
+    # degenerate submissions (one answer to every prompt, text aimed at the judge): flagged
+    flags = flag_models(comps).set_index("model")["flags"]
+    table["flags"] = table["model"].map(flags).fillna("")
     table.attrs.update(
         judge=comps.judges[0],
         baseline=glm.baseline_,
@@ -148,25 +154,77 @@ def leaderboard(
     return (table, glm) if return_fit else table
 
 
-def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a leaderboard: Markdown for ``.md``, else CSV."""
+TABLE_FORMATS = {".csv": "CSV", ".tsv": "tab-separated", ".md": "Markdown", ".json": "JSON records"}
+
+
+def write_table(table: pd.DataFrame, path: str | Path, index: bool = False) -> Path:
+    """Write a table by its suffix: ``.csv``, ``.tsv``, ``.md`` (Markdown), ``.json`` (records).
+
+    The file is written to a temporary name beside ``path`` and renamed into place, so an
+    interrupted write leaves any previous file intact.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    path : str or path
+        Destination; its suffix picks the format (anything else is refused).
+    index : bool, default False
+        Write the row labels too (CSV/TSV/JSON; e.g. a win-rate matrix).
+
+    Raises
+    ------
+    ParameterError
+        Unknown suffix.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> t = pd.DataFrame({"model": ["a", "b"], "lc_win_rate": [61.5, float("nan")]})
+    >>> p = write_table(t, Path(tempfile.mkdtemp()) / "t.json")
+    >>> json.loads(p.read_text())
+    [{'model': 'a', 'lc_win_rate': 61.5}, {'model': 'b', 'lc_win_rate': None}]
+    """
+    from debias.atomic import write_text
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".md":
-        path.write_text(to_markdown(table))
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise ParameterError(
+            f"Cannot write a table to {path.name!r}: unknown suffix {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join(TABLE_FORMATS)}."
+        )
+    if suffix == ".md":
+        text = to_markdown(table.reset_index() if index else table)
+    elif suffix == ".json":
+        text = (table.reset_index() if index else table).to_json(orient="records", indent=1)
     else:
-        table.to_csv(path, index=False)
-    return path
+        text = table.to_csv(index=index, sep="\t" if suffix == ".tsv" else ",", lineterminator="\n")
+    return write_text(path, text)
+
+
+def _cell(v, digits: int) -> str:
+    if isinstance(v, float):
+        return "NA" if v != v else f"{v:.{digits}f}"
+    if v is None:
+        return "NA"
+    return str(v).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 2) -> str:
-    """A Markdown table (no extra dependency), numbers rounded to ``digits``."""
+    """A Markdown table (no extra dependency), numbers rounded to ``digits``, NaN as ``NA``.
+
+    Examples
+    --------
+    >>> print(to_markdown(pd.DataFrame({"model": ["a|b"], "x": [float("nan")]})), end="")
+    | model | x |
+    |---|---:|
+    | a\\|b | NA |
+    """
     cols = list(table.columns)
     lines = [
-        "| " + " | ".join(cols) + " |",
+        "| " + " | ".join(_cell(c, digits) for c in cols) + " |",
         "|" + "|".join("---:" if table[c].dtype.kind in "fiu" else "---" for c in cols) + "|",
     ]
     for row in table.itertuples(index=False):
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cell(v, digits) for v in row) + " |")
     return "\n".join(lines) + "\n"
