@@ -118,14 +118,19 @@ class Comparisons:
             One row per judgment.
         mapping : dict, optional
             ``{canonical column: your column}``, e.g. ``{"instruction": "prompt",
-            "output_model": "response_a"}``. Unmapped canonical columns are looked
-            up under their own names.
+            "output_model": "response_a"}``, or the other way round, ``{your column:
+            canonical column}`` (as the CLI's ``--map COL=FIELD``): when every key is
+            a canonical name the first reading is used, else when every value is,
+            the second. Unmapped canonical columns are looked up under their own names.
         judge, baseline : str, optional
             Fill ``judge`` / ``baseline`` when the frame has no such column.
         preference_scale : {"probability", "alpaca_eval"}
             ``"probability"``: P(model preferred) in [0, 1]. ``"alpaca_eval"``:
             AlpacaEval's 1..2 scale (1 = baseline, 2 = model, 1.5 tie, legacy 0 = tie),
-            converted with ``preference - 1``.
+            converted with ``preference - 1``; a table of only 0 and 1 on this
+            scale is refused (those are 0/1 labels: use ``"probability"``). On either
+            scale the verdict words ``model`` / ``baseline`` / ``tie`` (any case)
+            mean 1 / 0 / 0.5; booleans are refused (ambiguous).
         source : str
             Name used in error messages (a file path, say).
 
@@ -150,13 +155,7 @@ class Comparisons:
         """
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}.")
-        mapping = dict(mapping or {})
-        unknown = set(mapping) - set(COLUMNS)
-        if unknown:
-            raise InputError(
-                f"{source}: unknown canonical column(s) {sorted(unknown)} in mapping; "
-                f"the canonical columns are {list(COLUMNS)}."
-            )
+        mapping = _canonical_mapping(mapping, source)
         out = pd.DataFrame(index=pd.RangeIndex(len(df)))
         for col in COLUMNS:
             src = mapping.get(col, col)
@@ -188,6 +187,9 @@ class Comparisons:
 
     @classmethod
     def _validated(cls, out: pd.DataFrame, *, preference_scale: str, source: str) -> Comparisons:
+        for col in (*_TEXT, "output_model", "output_baseline"):
+            if col in out and out[col].dtype == object:
+                _refuse_nested(out[col], col, source)
         for col in _TEXT:
             bad = out[col].isna()
             if bad.any():
@@ -393,6 +395,45 @@ def _in_order(column: pd.Series) -> list[str]:
     return [str(v) for v in pd.unique(column)]
 
 
+def _canonical_mapping(mapping: Mapping[str, str] | None, source: str) -> dict[str, str]:
+    """``{canonical: yours}`` from either ``{canonical: yours}`` or ``{yours: canonical}``."""
+    mapping = dict(mapping or {})
+    if set(mapping) <= set(COLUMNS):
+        return mapping
+    if set(mapping.values()) <= set(COLUMNS):
+        inverse: dict[str, str] = {}
+        for yours, canonical in mapping.items():
+            if canonical in inverse:
+                raise InputError(
+                    f"{source}: mapping sends both {inverse[canonical]!r} and {yours!r} to "
+                    f"{canonical!r}; map one column to each field."
+                )
+            inverse[canonical] = yours
+        return inverse
+    unknown = sorted(set(mapping) - set(COLUMNS))
+    raise InputError(
+        f"{source}: mapping {unknown} names no canonical field; the fields are {list(COLUMNS)} "
+        "(mapping={'your_column': 'instruction', ...})."
+    )
+
+
+def _refuse_nested(column: pd.Series, name: str, source: str) -> None:
+    """Objects, arrays and booleans are not text: refuse rather than stringify them."""
+    kinds = set(map(type, column))
+    if kinds <= {str, float, int, type(None)}:
+        return
+    bad = column.map(lambda v: isinstance(v, (dict, list, tuple, set, np.ndarray, bool, np.bool_)))
+    if bad.any():
+        example = column[bad].iloc[0]
+        raise InputError(
+            f"{source}: column {name!r} holds a {type(example).__name__} in row(s) "
+            f"{_row_list(column.index[bad])} (e.g. {str(example)[:40]!r}); it must be text."
+        )
+
+
+_VERDICTS = {"model": 1.0, "baseline": 0.0, "tie": 0.5}
+
+
 def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
     """Convert preferences to P(model preferred) and check the range."""
     if scale not in ("probability", "alpaca_eval"):
@@ -400,6 +441,19 @@ def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
             f"The 'preference_scale' parameter must be 'probability' or 'alpaca_eval'. "
             f"Got {scale!r} instead."
         )
+    if raw.dtype == bool or (
+        raw.dtype == object and raw.map(lambda v: isinstance(v, (bool, np.bool_))).any()
+    ):
+        bad = raw.map(lambda v: isinstance(v, (bool, np.bool_)))
+        raise InputError(
+            f"{source}: preference is a boolean in row(s) {_row_list(raw.index[bad])}; booleans "
+            "are ambiguous (True = model or baseline?): write 1/0/0.5 or model/baseline/tie."
+        )
+    words = pd.Series(np.nan, index=raw.index)
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        lowered = raw.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+        words = lowered.map(_VERDICTS).astype(float)
+        raw = raw.where(words.isna())
     values = pd.to_numeric(raw, errors="coerce")
     unparsable = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if unparsable.any():
@@ -410,7 +464,14 @@ def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
         )
     values = values.astype(float)
     if scale == "alpaca_eval":
-        values = values.where(values != 0, 1.5) - 1.0
+        zeros = values == 0
+        if zeros.any() and not (values > 1 + 1e-9).any():
+            raise InputError(
+                f"{source}: preferences are only 0 and 1 (e.g. row {values.index[zeros][0]}) on "
+                "AlpacaEval's 1..2 scale, where 0 is a legacy tie and 1 a loss: these look like "
+                "0/1 labels; pass preference_scale='probability' (1 = model preferred)."
+            )
+        values = values.where(~zeros, 1.5) - 1.0
         lo, hi, shown = 0.0, 1.0, "[1, 2] (AlpacaEval scale; 0 = legacy tie)"
     else:
         lo, hi, shown = 0.0, 1.0, "[0, 1]"
@@ -424,4 +485,5 @@ def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
             f"(e.g. {example!r}). Check the preference scale (preference_scale='alpaca_eval' for "
             "1..2) or fix those rows; out-of-range values would act as negative weights."
         )
-    return values.clip(lo, hi)
+    values = values.clip(lo, hi)
+    return values.where(words.isna(), words)

@@ -419,10 +419,11 @@ def test_bad_rows_name_the_file(tmp_path, case):
 
 
 def test_same_model_in_two_files(tmp_path):
-    a = _annotations(tmp_path, GOOD)
-    b = tmp_path / "copy" / "annotations.json"
-    b.parent.mkdir()
-    b.write_bytes(GOOD)
+    # outside the results/<model>/<judge>/ layout: named by generator_2 and annotator
+    a, b = tmp_path / "orig" / "annotations.json", tmp_path / "copy" / "annotations.json"
+    for f in (a, b):
+        f.parent.mkdir()
+        f.write_bytes(GOOD)
     with pytest.raises(InputError, match="also judged") as exc:
         read_alpaca_eval([a, b])
     _assert_one_line(exc, str(a), str(b))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import os
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,20 +17,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from debias.errors import DataWarning, InputError
-from debias.io.alpaca_eval import (
-    _REDO,
-    ANNOTATION_FILES,
-    MODEL_OUTPUT_FILES,
-    _atomic_write,
-    _first_line,
-    _gunzip,
-    load_json_list,
-    parse_json_list,
-)
+from debias.io.annotations import load_json_list, parse_json_list
+from debias.io.safe_read import REDO, check_regular_file, first_line, max_bytes, read_bytes
+from debias.io.tree import ANNOTATION_FILES, MODEL_OUTPUT_FILES
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/tatsu-lab/alpaca_eval/main"
 DEFAULT_JUDGE = "weighted_alpaca_eval_gpt4_turbo"
-TIMEOUT = 60.0  # seconds per request
+TIMEOUT = 60.0  # seconds for connecting and for each read
+DEADLINE = 600.0  # seconds in all for one file, however the server trickles it
+_CHUNK = 1 << 16
 _LOCAL = (
     "check the network and the names, or download the files yourself and pass the local "
     "folder (results/<model>/<judge>/annotations.json) instead."
@@ -65,44 +62,104 @@ class _NotFound(InputError):
     """HTTP 404: the file is not on the server (another name may be)."""
 
 
-def _fetch(url: str) -> bytes:
-    """GET a URL; any failure becomes a one-line InputError naming the URL."""
+def _socket_of(response):
+    """The socket under an HTTP response (to bound each read by the time left), if any."""
+    raw = getattr(getattr(response, "fp", None), "raw", None)
+    return getattr(raw, "_sock", None)
+
+
+def _fetch(url: str, dest: Path, *, deadline: float, cap: int) -> None:
+    """GET ``url`` into the file ``dest``, streamed: at most ``cap`` bytes and done by
+    ``deadline`` (a ``time.monotonic()`` value) however slowly the server sends.
+
+    Any failure becomes a one-line InputError naming the URL (``_NotFound`` for 404).
+    """
     from debias import __version__
 
+    if url.startswith("file:"):
+        check_regular_file(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
     request = urllib.request.Request(url, headers={"User-Agent": f"debias/{__version__}"})
     error: type[InputError] = InputError
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.read()
+        left = deadline - time.monotonic()
+        with urllib.request.urlopen(request, timeout=max(0.01, min(TIMEOUT, left))) as response:
+            length = response.headers.get("Content-Length") if response.headers else None
+            if length and length.isdigit() and int(length) > cap:
+                raise InputError(
+                    f"could not download {url} (the server announces {int(length)} bytes, more "
+                    f"than the cap of {cap}); {_LOCAL}"
+                )
+            sock = _socket_of(response)
+            read = getattr(response, "read1", response.read)
+            total = 0
+            with open(dest, "wb") as out:
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("the total deadline passed before the file was complete")
+                    if sock is not None:
+                        sock.settimeout(min(TIMEOUT, left))
+                    chunk = read(_CHUNK)
+                    if not chunk:
+                        return
+                    total += len(chunk)
+                    if total > cap:
+                        raise InputError(
+                            f"could not download {url} (more than the cap of {cap} bytes); {_LOCAL}"
+                        )
+                    out.write(chunk)
+    except InputError:
+        raise
     except urllib.error.HTTPError as exc:
         exc.close()
         reason = f"HTTP {exc.code} {exc.reason}"
         error = _NotFound if exc.code == 404 else InputError
     except urllib.error.URLError as exc:
         reason = exc.reason
-        reason = _first_line(reason) if isinstance(reason, BaseException) else str(reason)
+        reason = first_line(reason) if isinstance(reason, BaseException) else str(reason)
+    except TimeoutError as exc:
+        reason = f"timed out: {first_line(exc)}"
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        reason = _first_line(exc)
+        reason = first_line(exc)
     raise error(f"could not download {url} ({reason}); {_LOCAL}")
 
 
-def _download(base_url: str, folder: Path, names: tuple[str, ...], parts: tuple[str, ...]) -> Path:
+def _download(
+    base_url: str,
+    folder: Path,
+    names: tuple[str, ...],
+    parts: tuple[str, ...],
+    *,
+    deadline: float = DEADLINE,
+    cap: int | None = None,
+) -> Path:
     """Fetch ``<base_url>/<parts>/<name>`` for the first name the server has, into
-    ``folder/<name>`` (atomically), after checking that it parses as a JSON list."""
+    ``folder/<name>``: streamed to a temporary file in ``folder``, checked to parse as
+    a JSON list, then renamed into place (nothing half-written is ever left)."""
+    cap = max_bytes(cap)
     first_error = None
+    folder.mkdir(parents=True, exist_ok=True)
     for name in names:
         url = _url(base_url, *parts, name)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        os.close(fd)
+        tmp_path = Path(tmp)
         try:
-            data = _fetch(url)
-        except _NotFound as exc:
-            first_error = first_error or exc
-            continue
-        try:
-            parse_json_list(_gunzip(data, url), url)
-        except InputError as exc:
-            raise InputError(str(exc).replace(_REDO, _LOCAL)) from None
-        _atomic_write(folder / name, data)
-        return folder / name
+            try:
+                _fetch(url, tmp_path, deadline=time.monotonic() + deadline, cap=cap)
+            except _NotFound as exc:
+                first_error = first_error or exc
+                continue
+            try:
+                parse_json_list(read_bytes(tmp_path, cap), url)
+            except InputError as exc:
+                raise InputError(
+                    str(exc).replace(str(tmp_path), url).replace(REDO, _LOCAL)
+                ) from None
+            os.replace(tmp_path, folder / name)
+            return folder / name
+        finally:
+            tmp_path.unlink(missing_ok=True)
     raise InputError(str(first_error)) from None
 
 
@@ -117,14 +174,16 @@ def download_alpaca_eval(
     base_url: str = DEFAULT_BASE_URL,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    deadline: float = DEADLINE,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download AlpacaEval annotations into a local cache and return the cache root.
 
     Fetches ``results/<model>/<judge>/annotations.json`` for each model and the
     baseline's ``results/<baseline>/model_outputs.json`` (for the instruction
     order); when the server answers 404 the ``.json.gz`` name is tried too.
-    Downloads are checked to be JSON lists and written atomically (temporary
-    file + rename). Files already in the cache are not fetched again. Nothing is
+    Downloads are streamed to a temporary file (size cap, total deadline), checked
+    to be JSON lists and renamed into place. Files already in the cache are not fetched again. Nothing is
     downloaded at import time.
 
     Parameters
@@ -141,6 +200,12 @@ def download_alpaca_eval(
         per ``base_url``: cached files are not compared with the remote ones.
     progress : bool
         Show a progress bar (on stderr).
+    deadline : float
+        Seconds allowed for each file in all (default 600), however slowly the
+        server sends; each read also times out after 60 s.
+    max_bytes : int, optional
+        Most bytes accepted per file, downloaded and after decompression (default
+        the reading cap, 2 GiB, or ``$DEBIAS_MAX_FILE_BYTES``).
 
     Returns
     -------
@@ -175,7 +240,10 @@ def download_alpaca_eval(
         folder = results / model / judge
         found = _cached(folder, ANNOTATION_FILES)
         if found is None:
-            found = _download(base_url, folder, ANNOTATION_FILES, ("results", model, judge))
+            found = _download(
+                base_url, folder, ANNOTATION_FILES, ("results", model, judge),
+                deadline=deadline, cap=max_bytes,
+            )  # fmt: skip
         annotation_files.append(found)
 
     baselines = dict.fromkeys(
@@ -189,7 +257,10 @@ def download_alpaca_eval(
         if not _safe_name(base) or _cached(folder, MODEL_OUTPUT_FILES) is not None:
             continue
         try:
-            _download(base_url, folder, MODEL_OUTPUT_FILES, ("results", base))
+            _download(
+                base_url, folder, MODEL_OUTPUT_FILES, ("results", base),
+                deadline=deadline, cap=max_bytes,
+            )  # fmt: skip
         except InputError as exc:
             warnings.warn(
                 f"{exc} Without the baseline's outputs the instruction order comes from the "
