@@ -306,30 +306,52 @@ class Comparisons:
         return self.data[self.data["preference"].notna()].reset_index(drop=True)
 
     def select(
-        self, *, models: Iterable[str] | None = None, judge: str | None = None
+        self,
+        *,
+        models: str | Iterable[str] | None = None,
+        judge: str | None = None,
+        exclude: str | Iterable[str] | None = None,
+        baseline: str | None = None,
     ) -> Comparisons:
-        """Keep some models and/or one judge.
+        """Keep some models (or all but ``exclude``), one judge and/or one baseline.
+
+        A plain string is one name, not a list of characters.
 
         Raises
         ------
         InputError
-            A named model or judge is not present (the present ones are listed).
+            A named model, judge or baseline is not present (close matches or the
+            present ones are listed), or nothing is left.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"instruction": ["x", "x"], "model": ["model_0", "model_1"],
+        ...                    "baseline": "b", "preference": [1.0, 0.0]})
+        >>> Comparisons.from_dataframe(df).select(models="model_0").models
+        ['model_0']
         """
         mask = np.ones(len(self.data), dtype=bool)
-        if judge is not None:
-            if judge not in self.judges:
-                raise InputError(
-                    f"{self.source}: no judge {judge!r}; judges present: {self.judges}."
-                )
-            mask &= (self.data["judge"] == judge).to_numpy()
-        if models is not None:
-            models = list(models)
-            unknown = [m for m in models if m not in self.models]
+        for col, wanted, present, drop in (
+            ("judge", judge, self.judges, False),
+            ("baseline", baseline, self.baselines, False),
+            ("model", models, self.models, False),
+            ("model", exclude, self.models, True),
+        ):
+            if wanted is None:
+                continue
+            names = [wanted] if isinstance(wanted, str) else [str(w) for w in wanted]
+            unknown = [w for w in names if w not in present]
             if unknown:
+                keyword = "exclude" if drop else {"model": "models"}.get(col, col)
                 raise InputError(
-                    f"{self.source}: model(s) {unknown} not found; models present: {self.models}."
+                    f"{self.source}: {keyword}= names {col}(s) {unknown} not in the data"
+                    f"{_close_matches(unknown, present, col + 's')}"
                 )
-            mask &= self.data["model"].isin(models).to_numpy()
+            inside = self.data[col].isin(names).to_numpy()
+            mask &= ~inside if drop else inside
+        if not mask.any():
+            raise InputError(f"{self.source}: no judgments left after the selection.")
         return Comparisons(
             self.data[mask].reset_index(drop=True),
             self.source,
@@ -388,6 +410,21 @@ class Comparisons:
         out["win_rate"] *= 100
         out["standard_error"] = out["standard_error"].fillna(0.0) * 100
         return out
+
+
+def _close_matches(unknown: list[str], present: list[str], what: str) -> str:
+    """ "; 'x': did you mean 'y'?" or "; models present: a, b" (for one-line messages)."""
+    import difflib
+
+    hints = [
+        f"{name!r}: did you mean {', '.join(map(repr, near))}?"
+        for name in unknown
+        if (near := difflib.get_close_matches(name, present, n=3, cutoff=0.6))
+    ]
+    if hints:
+        return "; " + " ".join(hints)
+    more = f" and {len(present) - 10} more" if len(present) > 10 else ""
+    return f"; {what} present: {', '.join(present[:10])}{more}."
 
 
 def _in_order(column: pd.Series) -> list[str]:

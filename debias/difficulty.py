@@ -119,22 +119,33 @@ class Difficulty:
         Raises
         ------
         InputError
-            Unknown layout, or a positional file without an instruction order.
+            Unknown layout, empty or header-only file, a positional file without an
+            instruction order, or a bad value: text, infinite or missing numbers, a
+            negative std_error, an ``index`` that is negative, fractional or past the
+            evaluation set, a repeated instruction or index (file, line and column named).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "difficulty.csv"
+        >>> _ = f.write_text("instruction,difficulty\\na,0.5\\nb,-0.25\\n")
+        >>> Difficulty.from_csv(f).values.to_dict()
+        {'a': 0.5, 'b': -0.25}
         """
+        from debias.io import csv_checks
+
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: difficulty file not found.")
-        try:
-            df = pd.read_csv(path)
-        except Exception as exc:  # pandas raises several types for malformed CSV
-            raise InputError(f"{path}: cannot read as CSV ({exc}).") from None
+        df = csv_checks.read_csv(path, "difficulty file")
         if {"instruction", "difficulty"} <= set(df.columns):
-            se = df["std_error"] if "std_error" in df.columns else None
-            vals = pd.Series(df["difficulty"].to_numpy(float), index=df["instruction"].astype(str))
-            ses = None if se is None else pd.Series(se.to_numpy(float), index=vals.index)
+            instr = csv_checks.text(df, "instruction", path)
+            csv_checks.unique(pd.Series(instr), path, "instruction")
+            vals = pd.Series(csv_checks.numbers(df, "difficulty", path), index=instr)
+            ses = None
+            if "std_error" in df.columns:
+                se = csv_checks.numbers(df, "std_error", path, low=0, allow_missing=True)
+                ses = pd.Series(se, index=vals.index)
             return cls(vals, ses, str(path))
         if "instruction_difficulty" in df.columns:
-            idx = df["index"] if "index" in df.columns else df.iloc[:, 0]
             if instruction_order is None:
                 raise InputError(
                     f"{path}: this file gives difficulty by position (index,instruction_difficulty); "
@@ -143,16 +154,11 @@ class Difficulty:
                     "model_outputs.json) or pass instruction_order=."
                 )
             order = list(instruction_order)
-            idx = idx.to_numpy(int)
-            if idx.max() >= len(order) or idx.min() < 0:
-                raise InputError(
-                    f"{path}: index runs to {idx.max()} but the evaluation set has {len(order)} "
-                    "instructions; is this file for another evaluation set?"
-                )
-            vals = pd.Series(
-                df["instruction_difficulty"].to_numpy(float), index=[order[i] for i in idx]
-            )
-            return cls(vals, None, str(path))
+            key = "index" if "index" in df.columns else df.columns[0]
+            idx = csv_checks.positions(df, key, path, len(order))
+            csv_checks.unique(pd.Series(idx), path, key)
+            values = csv_checks.numbers(df, "instruction_difficulty", path)
+            return cls(pd.Series(values, index=[order[i] for i in idx]), None, str(path))
         raise InputError(
             f"{path}: expected columns instruction,difficulty or index,instruction_difficulty; "
             f"found {list(df.columns)}."

@@ -337,6 +337,10 @@ class PreferenceGLM:
                 f"A df_gamed table has only the length feature, but the formula uses {sorted(other)}: "
                 "regularise with the variants' annotation files instead."
             )
+        from debias.io.regularization import check_df_gamed  # text/inf/NaN/bad index refused
+
+        known = self.comparisons_.instruction_order
+        table = check_df_gamed(table, "df_gamed table", len(known) if known else None)
         if "instruction" in table.columns:
             instr = table["instruction"].astype(str).to_numpy()
         else:

@@ -26,18 +26,87 @@ COLUMNS = (
 )
 
 
-def load_comparisons(source, judge: str | None = None, progress: bool = False) -> Comparisons:
-    """``source`` as Comparisons: a Comparisons, an AlpacaEval tree/file(s), or a table file."""
+def load_comparisons(
+    source,
+    *,
+    judge: str | None = None,
+    models=None,
+    exclude=None,
+    mapping=None,
+    baseline: str | None = None,
+    preference_scale: str | None = None,
+    progress: bool = False,
+) -> Comparisons:
+    """Read judgments from whatever the user gave, as :class:`Comparisons`.
+
+    Parameters
+    ----------
+    source : Comparisons, pandas.DataFrame, path or list of paths
+        A Comparisons (passed through), a DataFrame (validated by
+        :meth:`Comparisons.from_dataframe`), a table file (``.csv .tsv .jsonl
+        .ndjson .json .parquet .pq``, text ones optionally ``.gz``: read by
+        :func:`debias.io.read_judgments`), or an AlpacaEval tree / annotation
+        file(s) (:func:`debias.io.read_alpaca_eval`). A ``.json[.gz]`` file is read
+        as AlpacaEval annotations unless ``mapping=`` or ``preference_scale=`` is
+        given (then as a table of records).
+    judge : str, optional
+        Keep this judge (AlpacaEval: the judge folder name).
+    models, exclude : str or list of str, optional
+        Models to keep / to leave out (a plain string is one name).
+    mapping : dict, optional
+        Column names of a table or DataFrame, ``{your column: field}`` or
+        ``{field: your column}``.
+    baseline : str, optional
+        Constant baseline for a table without a baseline column (AlpacaEval: keep
+        the judgments against this baseline).
+    preference_scale : {"probability", "alpaca_eval"}, optional
+        Scale of a table's preferences (default ``"probability"``).
+    progress : bool
+        Progress bar while reading AlpacaEval files (stderr).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"prompt": ["a", "b"], "model": "m", "verdict": ["model", "tie"]})
+    >>> load_comparisons(df, mapping={"prompt": "instruction", "verdict": "preference"},
+    ...                  baseline="gpt4").win_rates()["win_rate"].tolist()
+    [75.0]
+    """
+    import pandas as pd
+
+    from debias.io import read_alpaca_eval, read_judgments
+    from debias.io.tables import table_format
+    from debias.io.tree import as_names
+
+    models, exclude = as_names(models, "models"), as_names(exclude, "exclude")
+    table_options = {"mapping": mapping, "preference_scale": preference_scale or "probability"}
     if isinstance(source, Comparisons):
-        return source.select(judge=judge) if judge else source
-    if isinstance(source, (str, Path)) and Path(source).suffix in (".csv", ".jsonl", ".parquet"):
-        from debias.io import read_judgments
-
-        comps = read_judgments(source)
-        return comps.select(judge=judge) if judge else comps
-    from debias.io import read_alpaca_eval
-
-    return read_alpaca_eval(source, judge=judge, progress=progress)
+        comps = source
+    elif isinstance(source, pd.DataFrame):
+        comps = Comparisons.from_dataframe(source, baseline=baseline, **table_options)
+        baseline = None
+    elif (fmt := table_format(source) if isinstance(source, (str, Path)) else None) and (
+        fmt != "json" or mapping is not None or preference_scale is not None
+    ):
+        comps = read_judgments(source, baseline=baseline, **table_options)
+        baseline = None
+    else:
+        if mapping is not None or preference_scale not in (None, "alpaca_eval"):
+            raise ParameterError(
+                f"{source}: mapping= and preference_scale= apply to tables (.csv, .tsv, .jsonl, "
+                ".json, .parquet); AlpacaEval annotations have fixed fields and the 1..2 scale."
+            )
+        return read_alpaca_eval(
+            source,
+            judge=judge,
+            models=models,
+            exclude=exclude,
+            baseline=baseline,
+            progress=progress,
+        )
+    if baseline is not None:
+        comps = comps.select(baseline=baseline)
+    return comps.select(judge=judge, models=models, exclude=exclude)
 
 
 def leaderboard(
