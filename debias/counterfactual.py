@@ -17,6 +17,7 @@ Probabilities are in [0, 1] inside the API; win rates in tables are in percent.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 from scipy.special import expit
 
 from debias.errors import ParameterError, check_param
+from debias.params import INFERENCE_CONSTRAINTS, validate
 from debias.results import cluster_se, critical_value, sum_by_code
 
 SE_METHODS = ("sem", "sandwich", "bootstrap")
@@ -32,13 +34,38 @@ SE_METHODS = ("sem", "sandwich", "bootstrap")
 def ratio(r: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Counterfactual "the model's value is ``r`` times the baseline's".
 
+    Returns a picklable callable that shows its value (``ratio(1.3)``), so fits and
+    counterfactuals that hold it can be cached and told apart.
+
     Examples
     --------
     >>> ratio(1.3)(np.array([5.0]), np.array([100.0]))
     array([130.])
+    >>> ratio(1.3)
+    ratio(1.3)
     """
-    check_param("r", r, "a float in [0, inf)", r >= 0)
-    return lambda model_values, baseline_values: r * np.asarray(baseline_values, dtype=float)
+    ok = isinstance(r, (int, float, np.number)) and not isinstance(r, bool)
+    check_param("r", r, "a finite float in [0, inf)", ok and np.isfinite(r) and r >= 0)
+    return _Ratio(float(r))
+
+
+class _Ratio:
+    """The callable :func:`ratio` returns (module level: picklable, compared by value)."""
+
+    def __init__(self, r: float):
+        self.r = r
+
+    def __call__(self, model_values, baseline_values) -> np.ndarray:
+        return self.r * np.asarray(baseline_values, dtype=float)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Ratio) and other.r == self.r
+
+    def __hash__(self) -> int:
+        return hash((_Ratio, self.r))
+
+    def __repr__(self) -> str:
+        return f"ratio({self.r!r})"
 
 
 def apply_at(frame: pd.DataFrame, mediators, at: Mapping | None = None) -> pd.DataFrame:
@@ -249,7 +276,8 @@ def avg_predictions(
         ``model, estimate, std_error, conf_low, conf_high`` in [0, 1]; the baseline
         is exactly 0.5 with zero error.
     """
-    check_param("se", se, f"one of {SE_METHODS}", se in SE_METHODS)
+    settings = dict(se=se, level=level, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
+    validate(INFERENCE_CONSTRAINTS, settings, "avg_predictions")
     z = critical_value(level)
     names = _models(fit, models) if models is not None else list(fit.models_)
     designs = counterfactual_designs(fit, at, names)
@@ -332,28 +360,53 @@ def winrate(fit, model: str, baseline: str, *, at: Mapping | None = None) -> flo
     return float(100 * expit(X0 @ diff).mean())
 
 
+_DESIGN_CACHE_SIZE = 16
+
+
 def _shared_design(fit, at):
     """Counterfactual design on the evaluation set: one row per instruction, with the
-    mediators at "no difference" (the same for every model) and the difficulty."""
-    cache = getattr(fit, "_shared_design_cache", {})
-    key = repr(at)
-    if key in cache:
-        return cache[key]
+    mediators set by ``at`` (the same for every model) and the difficulty.
+
+    Cached on the fit (``fit()`` drops the cache): the evaluation-set frame once, and
+    the design keyed by the *values* of the counterfactual frame, so two ``at`` that
+    print alike (two callables) never share an entry. Building the frame is most of
+    the cost (15 ms of 17 ms for 46 models x 805 instructions), so ``winrate`` in a
+    loop over model pairs stays fast.
+    """
+    cache = fit.__dict__.setdefault("_counterfactual_cache", {})
     ref = next(iter(fit.results_.values()))
-    frames = [r.frame for r in fit.results_.values()]
-    frame = pd.concat(frames)
-    instr = np.concatenate([r.instructions for r in fit.results_.values()])
-    frame = frame[~pd.Index(instr).duplicated()]
-    cf = apply_at(frame, fit.spec_.mediators, at)
-    X0 = ref.design_matrix(cf.set_axis(pd.Index([ref.model] * len(cf), name="model")))
-    cache[key] = X0
-    fit._shared_design_cache = cache
-    return X0
+    if "evaluation_frame" not in cache:
+        frame = pd.concat([r.frame for r in fit.results_.values()])
+        instr = np.concatenate([r.instructions for r in fit.results_.values()])
+        frame = frame[~pd.Index(instr).duplicated()]
+        cache["evaluation_frame"] = frame.set_axis(pd.Index([ref.model] * len(frame), name="model"))
+    cf = apply_at(cache["evaluation_frame"], fit.spec_.mediators, at)
+    values = cf.to_numpy(dtype=float)
+    key = (tuple(cf.columns), values.shape, hashlib.blake2b(values.tobytes()).hexdigest())
+    designs = cache.setdefault("designs", {})
+    if key not in designs:
+        if len(designs) >= _DESIGN_CACHE_SIZE:
+            designs.pop(next(iter(designs)))
+        designs[key] = ref.design_matrix(cf)
+    return designs[key]
 
 
 def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFrame:
-    """Controlled win rate (percent) of each row model against each column model."""
-    names = list(models) if models is not None else list(fit.models_)
+    """Controlled win rate (percent) of each row model against each column model.
+
+    Examples
+    --------
+    >>> from debias.simulate import simulate
+    >>> from debias.glm import PreferenceGLM
+    >>> sim = simulate(n_models=2, n_instructions=100, seed=1)
+    >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
+    >>> m = winrate_matrix(fit, at={"length": ratio(2.0)})
+    >>> float(m.iloc[0, 0]), bool(abs(m.iloc[0, 1] + m.iloc[1, 0] - 100) < 1e-9)
+    (50.0, True)
+    """
+    if isinstance(models, str):
+        models = [models]
+    names = _models(fit, models) if models is not None else list(fit.models_)
     X0 = _shared_design(fit, at)
     P = fit.params_.loc[names].to_numpy()
     eta = X0 @ P.T  # (n, M)

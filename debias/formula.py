@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import ast
 import difflib
 from dataclasses import dataclass, field
 
@@ -38,6 +37,7 @@ import patsy
 
 from debias import mediators as _mediators
 from debias.errors import FormulaError, InputError, ParameterError
+from debias.formula_check import SafeEnvironment, check_formula_text, check_term, functions
 
 STRENGTH = "strength"
 DIFFICULTY = "difficulty"
@@ -89,14 +89,6 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def _env_functions() -> dict[str, object]:
-    funcs = {name: patsy.stateful_transform(cls) for name, cls in _mediators.TRANSFORMS.items()}
-    funcs.update(
-        np=np, tanh=np.tanh, log=np.log, log1p=np.log1p, exp=np.exp, sqrt=np.sqrt, abs=np.abs
-    )
-    return funcs
-
-
 @dataclass(frozen=True)
 class FormulaSpec:
     """A parsed formula: its right-hand side, mediators used, and whether it needs difficulty."""
@@ -107,6 +99,16 @@ class FormulaSpec:
     preset: str | None = None
     regularize: float = 0.0
     desc: patsy.ModelDesc = field(repr=False, compare=False, default=None)
+
+    def __reduce__(self):
+        # patsy's ModelDesc cannot be pickled: parse the right-hand side again
+        fields = (self.rhs, self.mediators, self.uses_difficulty, self.preset, self.regularize)
+        return (_spec_from_fields, fields)
+
+
+def _spec_from_fields(rhs, mediators, uses_difficulty, preset, regularize) -> FormulaSpec:
+    desc = patsy.ModelDesc.from_formula(rhs)
+    return FormulaSpec(rhs, mediators, uses_difficulty, preset, regularize, desc)
 
 
 def resolve_formula(formula: str | None = None, preset: str | None = None) -> FormulaSpec:
@@ -144,6 +146,7 @@ def resolve_formula(formula: str | None = None, preset: str | None = None) -> Fo
         raise ParameterError("Give either a formula or a preset, not both.")
     if not isinstance(formula, str) or not formula.strip():
         raise FormulaError(f"A formula must be a non-empty string. Got {formula!r} instead.")
+    check_formula_text(formula)
     text = formula.strip()
     if "~" in text:
         lhs, _, rhs = text.partition("~")
@@ -156,43 +159,15 @@ def resolve_formula(formula: str | None = None, preset: str | None = None) -> Fo
         rhs = text
     try:
         desc = patsy.ModelDesc.from_formula(rhs)
-    except patsy.PatsyError as exc:
-        raise FormulaError(f"Cannot parse formula {formula!r}: {exc}") from None
+    except (patsy.PatsyError, RecursionError) as exc:
+        raise FormulaError(f"Cannot parse formula {formula!r}: {_one_line(exc)}") from None
+    known = set(_mediators.available_mediators())
     names: set[str] = set()
     for term in desc.rhs_termlist:
         for factor in term.factors:
-            names |= _names_in(factor.code, formula)
-    env = _env_functions()
-    mediators: set[str] = set()
-    uses_difficulty = False
-    known = set(_mediators.available_mediators())
-    for name in sorted(names):
-        if name == DIFFICULTY:
-            uses_difficulty = True
-            continue
-        if name in env or name == STRENGTH:
-            if name == STRENGTH:
-                raise FormulaError(
-                    f"Term 'strength' in {formula!r}: the model's strength is always included; "
-                    "remove it from the formula."
-                )
-            continue
-        base = name
-        for suffix in ("_model", "_baseline"):
-            if name.endswith(suffix) and name[: -len(suffix)] in known:
-                base = name[: -len(suffix)]
-        if base in known:
-            mediators.add(base)
-            continue
-        candidates = sorted(known | {DIFFICULTY} | set(_mediators.TRANSFORMS))
-        close = difflib.get_close_matches(name, candidates, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise FormulaError(
-            f"Unknown name {name!r} in formula {formula!r}.{hint} Use a mediator "
-            f"({', '.join(sorted(known))}; register your own with "
-            "debias.register_mediator), 'difficulty', or a transform "
-            f"({', '.join(_mediators.TRANSFORMS)})."
-        )
+            names |= check_term(factor.code, formula, known)
+    mediators = {n.removesuffix("_model").removesuffix("_baseline") for n in names} & known
+    uses_difficulty = DIFFICULTY in names
     return FormulaSpec(
         rhs=rhs.strip(),
         mediators=frozenset(mediators),
@@ -201,26 +176,6 @@ def resolve_formula(formula: str | None = None, preset: str | None = None) -> Fo
         regularize=regularize,
         desc=desc,
     )
-
-
-def _names_in(code: str, formula: str) -> set[str]:
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        raise FormulaError(f"Term {code!r} in formula {formula!r} is not valid Python.") from None
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            names.discard(node.attr)
-    # names used only as a module (np.tanh) are not data
-    modules = {
-        n.value.id
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-    }
-    return names - modules
 
 
 class Design:
@@ -237,23 +192,40 @@ class Design:
     ----------
     columns : list of str
         Coefficient names: ``strength`` then one per formula column.
+
+    Notes
+    -----
+    Every term is checked against the allow-list again (:func:`check_term`) and
+    evaluated with no Python builtins (:class:`SafeEnvironment`). patsy's design
+    information cannot be pickled: a pickled Design keeps the spec and the training
+    frame and rebuilds the same statistics when unpickled.
     """
 
     def __init__(self, spec: FormulaSpec, frame: pd.DataFrame):
         self.spec = spec
+        self._frame = frame
         terms = [t for t in spec.desc.rhs_termlist if t.factors]
+        for term in terms:
+            for factor in term.factors:
+                check_term(factor.code, spec.rhs, spec.mediators)
         self._desc = patsy.ModelDesc([], terms)
         try:
             self._info = patsy.dmatrix(
                 self._desc,
                 frame,
-                eval_env=patsy.EvalEnvironment([_env_functions()]),
+                eval_env=SafeEnvironment([functions()]),
                 NA_action="raise",
                 return_type="matrix",
             ).design_info
         except patsy.PatsyError as exc:
             raise FormulaError(f"Formula {spec.rhs!r}: {_one_line(exc)}") from None
         self.columns = [STRENGTH, *self._info.column_names]
+
+    def __getstate__(self) -> dict:
+        return {"spec": self.spec, "frame": self._frame}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["spec"], state["frame"])
 
     def matrix(self, frame: pd.DataFrame, strength: np.ndarray | float = 1.0) -> np.ndarray:
         """The design matrix (float64, ``strength`` first) for rows indexed by model."""

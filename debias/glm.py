@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
 from debias import mediators as _mediators
@@ -26,13 +27,14 @@ from debias.data import Comparisons
 from debias.difficulty import Difficulty, fit_joint
 from debias.errors import DataWarning, InputError, ParameterError, check_param
 from debias.formula import DIFFICULTY, Design, FormulaSpec, model_frame, resolve_formula
+from debias.params import GLM_CONSTRAINTS, Interval, validate
 from debias.results import ModelResults
 from debias.solvers import Problem, fit_cvxpy, fit_newton
 
 SOLVERS = ("newton", "cvxpy", "alpaca_eval")
 
 
-class PreferenceGLM:
+class PreferenceGLM(BaseEstimator):
     """Length- (and style-) controlled preference model of one judge against one baseline.
 
     Parameters
@@ -135,35 +137,15 @@ class PreferenceGLM:
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        check_param("solver", self.solver, f"one of {SOLVERS}", self.solver in SOLVERS)
-        check_param(
-            "penalty", self.penalty, "None, 'l1' or 'l2'", self.penalty in (None, "l1", "l2")
-        )
-        check_param(
-            "alpha",
-            self.alpha,
-            "a float in [0, inf)",
-            isinstance(self.alpha, (int, float)) and self.alpha >= 0,
-        )
-        check_param(
-            "difficulty_join",
-            self.difficulty_join,
-            "'instruction' or 'position'",
-            self.difficulty_join in ("instruction", "position"),
-        )
-        check_param(
-            "regularize_mode",
-            self.regularize_mode,
-            "'rows' or 'penalty'",
-            self.regularize_mode in ("rows", "penalty"),
-        )
-        if self.lam is not None:
-            check_param(
-                "lam",
-                self.lam,
-                "a float in [0, inf)",
-                isinstance(self.lam, (int, float)) and self.lam >= 0,
+        validate(GLM_CONSTRAINTS, self.get_params(deep=False), "PreferenceGLM")
+        for name, pair in (self.bounds or {}).items():
+            ok = (
+                isinstance(pair, (tuple, list))
+                and len(pair) == 2
+                and all(v is None or Interval(float, None, None).accepts(v) for v in pair)
+                and (None in pair or pair[0] <= pair[1])
             )
+            check_param(f"bounds[{name!r}]", pair, "a pair (lower, upper) of numbers or None", ok)
         if self.penalty == "l1" and self.solver == "newton":
             raise ParameterError(
                 "penalty='l1' needs solver='cvxpy' (the Newton solver is for smooth problems)."
@@ -179,6 +161,12 @@ class PreferenceGLM:
             )
 
     # ------------------------------------------------------------------ fit
+    def _reset(self) -> None:
+        """Forget every fitted attribute and cache: keep only the constructor arguments."""
+        params = set(self._get_param_names())
+        for name in [k for k in self.__dict__ if k not in params]:
+            del self.__dict__[name]
+
     def fit(self, comparisons: Comparisons) -> PreferenceGLM:
         """Fit stage 1 (if asked) and every model's stage-2 fit.
 
@@ -192,6 +180,7 @@ class PreferenceGLM:
         self
         """
         self._check_params()
+        self._reset()
         if not isinstance(comparisons, Comparisons):
             raise InputError(
                 f"fit() expects a debias.Comparisons, got {type(comparisons).__name__}; build one "

@@ -11,6 +11,7 @@ from debias.data import Comparisons
 from debias.degenerate import flag_models
 from debias.errors import ParameterError, check_param
 from debias.glm import PreferenceGLM
+from debias.params import GLM_CONSTRAINTS, INFERENCE_CONSTRAINTS, validate
 
 COLUMNS = (
     "model",
@@ -177,6 +178,9 @@ def leaderboard(
     50.0
     """
     check_param("compat", compat, "None or 'alpaca_eval'", compat in (None, "alpaca_eval"))
+    settings = dict(se=se, level=level, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
+    constraints = {**INFERENCE_CONSTRAINTS, "lam": GLM_CONSTRAINTS["lam"]}
+    validate(constraints, {**settings, "lam": lam}, "leaderboard")
     if preset is not None and formula is not None:
         raise ParameterError("Give either preset= or formula=, not both.")
     comps = load_comparisons(source, judge=judge, progress=progress)

@@ -172,10 +172,13 @@ def _check_name(name: object) -> str:
             "identifiers (letters, digits and underscores, not starting with a digit, not a "
             "keyword), e.g. 'emoji_count'."
         )
-    if name in _TRANSFORM_NAMES or name in _FORMULA_NAMES:
+    from debias.formula_check import RESERVED_NAMES  # the formula allow-list (imports us)
+
+    reserved = (*_TRANSFORM_NAMES, *_FORMULA_NAMES, *sorted(RESERVED_NAMES - set(_FORMULA_NAMES)))
+    if name in reserved:
         raise ParameterError(
             f"Invalid mediator name {name!r}: formulas already use it (reserved: "
-            f"{', '.join(_TRANSFORM_NAMES + _FORMULA_NAMES)}). Choose another name."
+            f"{', '.join(reserved)}). Choose another name."
         )
     if name.endswith(_RESERVED_SUFFIXES):
         raise ParameterError(

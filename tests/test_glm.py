@@ -180,10 +180,11 @@ def test_formula_errors_name_the_term(sim):
 
 
 def test_parameter_errors_in_sklearn_wording(sim):
-    with pytest.raises(ParameterError, match="The 'solver' parameter must be"):
+    with pytest.raises(ParameterError, match="The 'solver' parameter of PreferenceGLM must be"):
         _fit(sim.comparisons, solver="lbfgs")
     with pytest.raises(
-        ParameterError, match="The 'alpha' parameter must be a float in \\[0, inf\\). Got -1"
+        ParameterError,
+        match="The 'alpha' parameter of PreferenceGLM must be a float in \\[0, inf\\). Got -1",
     ):
         _fit(sim.comparisons, alpha=-1)
     with pytest.raises(ParameterError, match="penalty='l1' needs solver='cvxpy'"):

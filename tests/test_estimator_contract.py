@@ -1,0 +1,214 @@
+"""The estimator contract: fit() resets every fitted attribute and cache, counterfactual
+caches are keyed by value, fits pickle and clone (issue 10 items 1 and 15), and every
+numeric parameter is checked from one table (reliability pass)."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from sklearn.base import clone
+
+from debias.counterfactual import avg_predictions, predictions, ratio, winrate, winrate_matrix
+from debias.data import Comparisons
+from debias.errors import ParameterError
+from debias.glm import PreferenceGLM
+from debias.leaderboard import leaderboard
+from debias.simulate import simulate
+
+MINIMAL = dict(preset="length_controlled_minimal", difficulty="none")
+
+
+@pytest.fixture(scope="module")
+def sims():
+    return (
+        simulate(n_models=3, n_instructions=150, seed=0, length_effect=1.5),
+        simulate(n_models=3, n_instructions=150, seed=7, length_effect=0.3),
+    )
+
+
+def _quiet_fit(glm, comps):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return glm.fit(comps)
+
+
+def _direct_matrix(fit, r: float) -> pd.DataFrame:
+    """expit(X0 @ (b_i - b_j)).mean() by hand: X0 = [1, tanh((r - 1) * L_base / SD), γ] with
+    SD the reference model's sample SD of its length differences (what scaled() divides by)
+    and γ the instruction's difficulty when the formula has it."""
+    ref = next(iter(fit.results_.values()))
+    frame = pd.concat([res.frame for res in fit.results_.values()])
+    instr = np.concatenate([res.instructions for res in fit.results_.values()])
+    frame = frame[~pd.Index(instr).duplicated()]
+    sd = np.std(ref.frame["length"].to_numpy(), ddof=1)
+    x = np.tanh((r - 1.0) * frame["length_baseline"].to_numpy() / sd)
+    cols = [np.ones_like(x), x]
+    if "difficulty" in fit.columns_:
+        cols.append(frame["difficulty"].to_numpy())
+    X0 = np.column_stack(cols)
+    B = fit.params_.to_numpy()
+    out = np.array([[100 * expit(X0 @ (bi - bj)).mean() for bj in B] for bi in B])
+    return pd.DataFrame(out, index=fit.params_.index, columns=list(fit.params_.index))
+
+
+def test_winrate_matrix_at_two_counterfactuals_equals_fresh_computations(sims):
+    fit = _quiet_fit(PreferenceGLM(**MINIMAL), sims[0].comparisons)
+    first = winrate_matrix(fit, at={"length": ratio(2.0)})
+    second = winrate_matrix(fit, at={"length": ratio(0.5)})  # used to return `first`
+    fresh = _quiet_fit(PreferenceGLM(**MINIMAL), sims[0].comparisons)
+    np.testing.assert_allclose(second, winrate_matrix(fresh, at={"length": ratio(0.5)}))
+    np.testing.assert_allclose(second, _direct_matrix(fit, 0.5), atol=1e-9)
+    np.testing.assert_allclose(first, _direct_matrix(fit, 2.0), atol=1e-9)
+    assert np.abs(first.to_numpy() - second.to_numpy()).max() > 1  # really different
+    # two plain callables with the same repr are told apart too
+    m, b = fit.results_["model_0"].model, fit.baseline_
+    for r in (2.0, 0.5):
+        at = {"length": lambda model, base, r=r: r * base}
+        assert winrate(fit, m, b, at=at) == pytest.approx(_direct_matrix(fit, r).loc[m, b])
+
+
+@pytest.mark.parametrize("kwargs", [MINIMAL, dict(preset="length_controlled_noreg")])
+def test_refit_on_other_data_forgets_the_old_design(kwargs, sims):
+    glm = PreferenceGLM(**kwargs)
+    at = {"length": ratio(2.0)}  # the same object before and after the refit
+    _quiet_fit(glm, sims[0].comparisons)
+    old = {key: winrate_matrix(glm, at=a) for key, a in (("none", None), ("ratio", at))}
+    _quiet_fit(glm, sims[1].comparisons)
+    fresh = _quiet_fit(PreferenceGLM(**kwargs), sims[1].comparisons)
+    for key, a in (("none", None), ("ratio", at)):
+        np.testing.assert_allclose(winrate_matrix(glm, at=a), winrate_matrix(fresh, at=a))
+        assert not np.allclose(winrate_matrix(glm, at=a), old[key])
+    np.testing.assert_allclose(winrate_matrix(glm, at=at), _direct_matrix(fresh, 2.0), atol=1e-9)
+
+
+def test_fit_resets_every_fitted_attribute(sims):
+    glm = _quiet_fit(PreferenceGLM(), sims[0].comparisons)  # difficulty fitted: stage1_
+    assert hasattr(glm, "stage1_")
+    glm.set_params(**MINIMAL)
+    _quiet_fit(glm, sims[0].comparisons)
+    assert not hasattr(glm, "stage1_")
+    fresh = _quiet_fit(PreferenceGLM(**MINIMAL), sims[0].comparisons)
+    assert set(glm.__dict__) == set(fresh.__dict__)
+
+
+def test_ratio_is_picklable_and_compared_by_value():
+    assert ratio(2.0) == pickle.loads(pickle.dumps(ratio(2.0)))
+    assert ratio(2.0) != ratio(0.5) and repr(ratio(0.5)) == "ratio(0.5)"
+    for bad in (-1, float("nan"), float("inf"), "2", True):
+        with pytest.raises(ParameterError, match="'r' parameter"):
+            ratio(bad)
+
+
+@pytest.mark.parametrize("kwargs", [{}, MINIMAL, dict(preset="style_controlled")])
+def test_fitted_estimator_pickles_with_the_same_numbers(kwargs, sims):
+    fit = _quiet_fit(PreferenceGLM(**kwargs), sims[0].comparisons)
+    at = {"length": ratio(1.3)}
+    before = (avg_predictions(fit), predictions(fit, at=at), winrate_matrix(fit, at=at))
+    back = pickle.loads(pickle.dumps(fit))
+    after = (avg_predictions(back), predictions(back, at=at), winrate_matrix(back, at=at))
+    for a, b in zip(before, after, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert str(back.results_["model_1"].summary()) == str(fit.results_["model_1"].summary())
+    pd.testing.assert_frame_equal(fit.params_, back.params_)
+    assert back.results_["model_1"].bse.equals(fit.results_["model_1"].bse)
+
+
+def test_leaderboard_fit_pickles(sims):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table, fit = leaderboard(sims[0].comparisons, return_fit=True)
+    back = pickle.loads(pickle.dumps(fit))
+    lc = avg_predictions(back).set_index("model")["estimate"] * 100
+    np.testing.assert_allclose(
+        table.set_index("model")["lc_win_rate"], lc.reindex(table["model"]), rtol=0, atol=1e-9
+    )
+
+
+def test_clone_gives_an_unfitted_estimator_with_equal_params(sims):
+    glm = PreferenceGLM(formula="tanh(scaled(length))", difficulty="none", alpha=0.5, penalty="l2")
+    fit = _quiet_fit(glm, sims[0].comparisons)
+    twin = clone(fit)
+    assert twin is not fit
+    assert twin.get_params() == fit.get_params()
+    assert not hasattr(twin, "params_") and not hasattr(twin, "results_")
+    refit = _quiet_fit(twin, sims[0].comparisons)
+    pd.testing.assert_frame_equal(refit.params_, fit.params_)
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        twin.set_params(lenght=1)
+
+
+BAD_GLM = [
+    dict(difficulty_l2=-1),
+    dict(difficulty_l2=float("nan")),
+    dict(lam=-0.1),
+    dict(lam=float("inf")),
+    dict(lam=float("nan")),
+    dict(lam="0.2"),
+    dict(alpha=-1),
+    dict(alpha=float("inf")),
+    dict(alpha=True),
+    dict(solver="lbfgs"),
+    dict(penalty="elasticnet"),
+    dict(difficulty_join="row"),
+    dict(regularize_mode="both"),
+    dict(progress="yes"),
+    dict(formula=3),
+    dict(bounds=[("a", 0)]),
+    dict(bounds={"tanh(scaled(length))": (1, 0)}),
+    dict(bounds={"tanh(scaled(length))": (0, "inf")}),
+]
+
+
+@pytest.mark.parametrize("kwargs", BAD_GLM)
+def test_bad_glm_parameter_is_one_clear_error(kwargs, sims):
+    (name,) = kwargs
+    glm = (
+        PreferenceGLM(**{**MINIMAL, **kwargs})
+        if name != "formula"
+        else PreferenceGLM(difficulty="none", **kwargs)
+    )
+    with pytest.raises(ParameterError) as err:
+        _quiet_fit(glm, sims[0].comparisons)
+    message = str(err.value)
+    assert name in message and "Got" in message and "must be" in message
+
+
+@pytest.mark.parametrize("lam", [float("inf"), float("nan"), -1.0])
+def test_lam_inf_with_variant_rows_is_one_clear_error(lam, sims):
+    comps = sims[0].comparisons
+    variants = comps.select(models=comps.models[:2]).data
+    reg = Comparisons.from_dataframe(variants.assign(model=variants["model"] + "_variant"))
+    glm = PreferenceGLM(formula="tanh(scaled(length))", regularize=reg, lam=lam, difficulty="none")
+    with pytest.raises(ParameterError, match="'lam' parameter of PreferenceGLM"):
+        glm.fit(comps)
+
+
+BAD_INFERENCE = [
+    dict(level=1.0),
+    dict(level=0),
+    dict(level=float("nan")),
+    dict(n_boot=0),
+    dict(n_boot=10**9),
+    dict(n_boot=2.5),
+    dict(seed=-1),
+    dict(seed=1.5),
+    dict(n_jobs=0),
+    dict(n_jobs=2.0),
+    dict(se="jackknife"),
+    dict(progress=None),
+]
+
+
+@pytest.mark.parametrize("kwargs", BAD_INFERENCE)
+def test_bad_inference_settings_are_refused_by_avg_predictions_and_leaderboard(kwargs, sims):
+    (name,) = kwargs
+    fit = _quiet_fit(PreferenceGLM(**MINIMAL), sims[0].comparisons)
+    with pytest.raises(ParameterError, match=f"'{name}' parameter of avg_predictions"):
+        avg_predictions(fit, **kwargs)
+    with pytest.raises(ParameterError, match=f"'{name}' parameter of leaderboard"):
+        leaderboard(sims[0].comparisons, **MINIMAL, **kwargs)
