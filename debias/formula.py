@@ -161,6 +161,10 @@ def resolve_formula(formula: str | None = None, preset: str | None = None) -> Fo
         desc = patsy.ModelDesc.from_formula(rhs)
     except (patsy.PatsyError, RecursionError) as exc:
         raise FormulaError(f"Cannot parse formula {formula!r}: {_one_line(exc)}") from None
+    if desc.lhs_termlist:
+        raise FormulaError(
+            f"Formula {formula!r} has more than one '~': write 'preference ~ terms' or just the terms."
+        )
     known = set(_mediators.available_mediators())
     names: set[str] = set()
     for term in desc.rhs_termlist:

@@ -67,6 +67,9 @@ HOSTILE = [
     ("tanh(scaled(lenght))", "Did you mean 'length'"),
     ("length + " * 300 + "length", "characters"),
     ("tanh(" * 300 + "length" + ")" * 300, "formula"),
+    ('preference ~ open("pwned", "w") ~ length', "more than one '~'"),
+    ('~ length ~ open("pwned", "w")', "more than one '~'"),
+    ("wins ~ length", "left-hand side"),
 ]
 
 
