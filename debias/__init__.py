@@ -3,18 +3,26 @@
 The public API; see the README for a quickstart.
 """
 
-from debias.counterfactual import (
-    avg_predictions,
-    comparisons,
-    elo,
-    predictions,
-    ratio,
-    winrate,
-    winrate_matrix,
-)
-from debias.data import Comparisons
-from debias.difficulty import Difficulty
-from debias.errors import (
+# Names are imported on first use (PEP 562), so that ``debias --help`` and ``import debias.cli``
+# start without loading pandas, numpy or matplotlib.
+_LAZY = {
+    "avg_predictions": "debias.counterfactual",
+    "comparisons": "debias.counterfactual",
+    "elo": "debias.counterfactual",
+    "predictions": "debias.counterfactual",
+    "ratio": "debias.counterfactual",
+    "winrate": "debias.counterfactual",
+    "winrate_matrix": "debias.counterfactual",
+    "Comparisons": "debias.data",
+    "Difficulty": "debias.difficulty",
+    "PRESETS": "debias.formula",
+    "PreferenceGLM": "debias.glm",
+    "leaderboard": "debias.leaderboard",
+    "available_mediators": "debias.mediators",
+    "register_mediator": "debias.mediators",
+}
+
+from debias.errors import (  # noqa: E402 (light: no third-party import)
     DataWarning,
     DebiasError,
     DebiasWarning,
@@ -23,10 +31,21 @@ from debias.errors import (
     InputError,
     ParameterError,
 )
-from debias.formula import PRESETS
-from debias.glm import PreferenceGLM
-from debias.leaderboard import leaderboard
-from debias.mediators import available_mediators, register_mediator
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'debias' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,8 @@
   standard error from the per-instruction influence functions (the models share
   instructions, so their slopes are correlated; averaging the influence
   functions over models before squaring accounts for that), and a two-sided
-  Wald z-test of "the judge is indifferent to the mediator" (slope 0).
+  Wald test (Student's t with G − 1 df, G instructions) of "the judge is
+  indifferent to the mediator" (slope 0).
 - **How much does it matter?** A *readable effect* in win-rate points: for
   length (and words), the change in a model's average win probability when its
   answers are twice as long as the baseline's instead of equally long
@@ -17,8 +18,28 @@
   the change when the difference to the baseline is removed (``{m: 0}`` vs
   the observed data); averaged over models, × 100, with an influence-function
   interval.
-- **What does it do to the leaderboard?** Per model: raw win rate, controlled
-  win rate (every mediator at "no difference") and the shift, with intervals.
+- **What does it do to the leaderboard?** Per model: the raw win rate and
+  controlled win rates, each *named by what it controls* (one scheme in tables,
+  ``audit.json`` and figure titles):
+
+  - ``{m1}_{m2}_controlled_win_rate`` (e.g. ``length_markdown_controlled_win_rate``):
+    every audited mediator at "no difference" (the audit's main estimand; the
+    figure "Raw vs length- and markdown-controlled win rate");
+  - ``lc_win_rate``: length only, the other mediators as observed: the estimand
+    of ``debias leaderboard``'s ``lc_win_rate``, and the same number for the same
+    data and formula (``audit(mediators=["length"])`` and
+    ``leaderboard(formula=audit_formula(["length"]), lam=0)``);
+
+  each with ``_standard_error``, ``_ci_low``, ``_ci_high`` and ``_shift`` (controlled
+  − raw); ``audit.json`` lists them under ``estimands`` with their ``controls``.
+  A model whose data cannot support a controlled score gets NaN and a ``note``
+  ("not estimable: ...").
+- **Does the model describe the judge?** Per-model slopes significantly of the
+  sign opposite to the pooled slope, and a binned-residual misfit test
+  (:mod:`debias.audit_checks`), stated in the verdict.
+- **Degenerate submissions** (the same answer to every prompt, prompt-injection
+  markers; :mod:`debias.degenerate`) are flagged in the verdict, the per-model
+  ``flags`` column and ``audit.json``.
 
 :func:`run_audit` reads an AlpacaEval tree (or a judgments table) and writes the
 report; it is what ``debias audit PATH --out DIR`` runs.
@@ -52,10 +73,12 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
+from debias.audit_checks import binned_residual_test, opposite_slopes
 from debias.counterfactual import average_with_influence as _average_with_influence
 from debias.counterfactual import ratio
 from debias.data import Comparisons
-from debias.errors import FitWarning, InputError, ParameterError
+from debias.degenerate import IDENTICAL_SHARE, INJECTION_SHARE, SIMILARITY, flag_models
+from debias.errors import DataWarning, FitWarning, InputError, ParameterError
 from debias.formula import resolve_formula
 from debias.glm import PreferenceGLM
 from debias.mediators import available_mediators, get_mediator
@@ -233,27 +256,49 @@ def _pool_models(fit: PreferenceGLM, term: str | None, models=None) -> tuple[lis
     keep, out = [], []
     for m in names:
         res = fit.results_[m]
-        bad = _separated(res)
+        bad = _separated(res) or _support_problem(res) is not None
         if term is not None and res.fixed.size:
             bad |= bool(res.fixed[list(res.params.index).index(term)])
         (out if bad else keep).append(m)
     return keep, out
 
 
+def _t_interval(estimate: float, se: float, n_clusters: int, level: float):
+    """Wald interval and two-sided p-value, Student's t with G − 1 df (G clusters).
+
+    NaN (never a zero-width interval) when the SE is not a positive number or G < 2.
+    """
+    df = n_clusters - 1
+    if not (np.isfinite(estimate) and np.isfinite(se) and se > 0 and df >= 1):
+        return float("nan"), float("nan"), float("nan")
+    q = float(stats.t.ppf(0.5 + level / 2, df))
+    p = float(2 * stats.t.sf(abs(estimate) / se, df))
+    return float(estimate - q * se), float(estimate + q * se), p
+
+
 def _wald(estimate: float, infl: pd.Series, level: float) -> dict[str, float]:
     se = cluster_se(infl)
-    z = critical_value(level)
-    if se > 0 and np.isfinite(se):
-        p = float(2 * stats.norm.sf(abs(estimate) / se))
-    else:
-        p = float("nan")
+    lo, hi, p = _t_interval(estimate, se, len(infl), level)
     return {
         "estimate": float(estimate),
         "std_error": se,
-        "conf_low": float(estimate - z * se),
-        "conf_high": float(estimate + z * se),
+        "conf_low": lo,
+        "conf_high": hi,
         "p_value": p,
     }
+
+
+def _exclusion_reason(res) -> str:
+    problem = _support_problem(res)
+    if problem is not None:
+        return problem
+    return "separated or not converged" if _separated(res) else "a mediator term not identified"
+
+
+def _support_problem(res) -> str | None:
+    """Why the model's data cannot support its controlled score (None: they can)."""
+    check = getattr(res, "support_problem", None)
+    return check() if callable(check) else None
 
 
 def _average_influence(parts: list[pd.Series]) -> pd.Series:
@@ -426,43 +471,158 @@ def _fmt_pts(x: float) -> str:
     return f"{x:.1f}".replace("-", "−")
 
 
+def _num(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _ci_p(lo: float, hi: float, p: float, pct: str, digits: int) -> str:
+    """``95% CI a to b, p = x``; says so when the interval or the p-value is not estimable."""
+    if np.isfinite(lo) and np.isfinite(hi):
+        ci = f"{pct} CI {_num(lo, digits)} to {_num(hi, digits)}"
+    else:
+        ci = "interval not estimable: no valid standard error"
+    return f"{ci}, {_fmt_p(p)}"
+
+
 def _sentence(row: Mapping, level: float) -> str:
+    """One mediator's verdict: the pooled slope with ITS interval and p-value, then the
+    readable effect with ITS interval and p-value."""
     m = row["mediator"]
-    alpha = 1 - level
     pct = f"{100 * level:g}%"
     p = row["p_value"]
-    sig = bool(np.isfinite(p) and p < alpha)
-    e, lo, hi = row["effect"], row["effect_conf_low"], row["effect_conf_high"]
-    ci = f"{pct} CI {_fmt_pts(lo)} to {_fmt_pts(hi)}; {_fmt_p(p)}"
     if not np.isfinite(row["estimate"]):
         return f"The {m} effect could not be estimated (no model with an identified {m} slope)."
+    sig = bool(np.isfinite(p) and p < 1 - level)
+    slope = f"pooled slope of the {m} term {_num(row['estimate'])} log-odds, " + _ci_p(
+        row["conf_low"], row["conf_high"], p, pct, 2
+    )
+    e = row["effect"]
+    if np.isfinite(e):
+        effect = (
+            f"{_fmt_pts(e)} points ("
+            + _ci_p(row["effect_conf_low"], row["effect_conf_high"], row["effect_p_value"], pct, 1)
+            + ")"
+        )
+    else:
+        effect = "an amount that is not estimable (no model with an identified effect)"
     if m in RATIO_MEDIATORS:
         noun = "length" if m == "length" else "word count"
         more, less = ("longer", "shorter") if m == "length" else ("wordier", "less wordy")
         if sig and row["estimate"] > 0:
             return (
-                f"The judge prefers {more} answers: doubling an answer's {noun} raises its win "
-                f"rate by {_fmt_pts(e)} points ({ci})."
+                f"The judge prefers {more} answers ({slope}): doubling an answer's {noun} "
+                f"raises its win rate by {effect}."
             )
         if sig:
             return (
-                f"The judge prefers {less} answers: doubling an answer's {noun} lowers its win "
-                f"rate by {_fmt_pts(abs(e))} points ({ci})."
+                f"The judge prefers {less} answers ({slope}): doubling an answer's {noun} "
+                f"lowers its win rate, a change of {effect}."
             )
         return (
-            f"No evidence that the judge prefers {more} or {less} answers: doubling an "
-            f"answer's {noun} changes its win rate by {_fmt_pts(e)} points ({ci})."
+            f"No evidence that the judge prefers {more} or {less} answers ({slope}): doubling "
+            f"an answer's {noun} changes its win rate by {effect}."
         )
     unit = get_mediator(m).unit or m
-    slope = f"pooled slope {row['estimate']:.2f}, {_fmt_p(p)}"
     removal = (
-        f"removing the {m} differences would change the models' win rates by "
-        f"{e:+.1f} points on average ({pct} CI {_fmt_pts(lo)} to {_fmt_pts(hi)})"
+        f"removing the {m} differences would change the models' win rates by {effect} on average"
     )
     if sig:
         direction = "more" if row["estimate"] > 0 else "fewer"
         return f"The judge prefers answers with {direction} {unit} ({slope}); {removal}."
     return f"No evidence that the judge reacts to {unit} ({slope}); {removal}."
+
+
+def _model_checks(fit, per_model, summary, level, influence, excluded) -> dict:
+    """Per-model slopes against the pooled sign, and binned-residual misfit tests."""
+    keep = per_model[~per_model["model"].isin(excluded)]
+    opposite = {}
+    for row in summary.to_dict("records"):
+        med, pooled = row["mediator"], float(row["estimate"])
+        found = opposite_slopes(keep, med, pooled, level)
+        opposite[med] = {
+            "pooled_sign": float(np.sign(pooled)) if np.isfinite(pooled) else float("nan"),
+            "n_tested": int(found.attrs["n_tested"]),
+            "n_opposite_sign": int(found.attrs["n_opposite_sign"]),
+            "models": found.to_dict("records"),
+        }
+    bys = list(summary["mediator"])
+    if not (isinstance(fit.difficulty, str) and fit.difficulty == "fit"):
+        bys.append("fitted")  # see debias.audit_checks: a fitted difficulty biases this one
+    misfit = []
+    models = list(keep["model"])
+    for by in bys:
+        if models:
+            misfit.append(binned_residual_test(fit, by=by, models=models, influence=influence))
+    return {"opposite_slopes": opposite, "misfit": misfit}
+
+
+def _check_sentences(checks: Mapping, level: float) -> list[str]:
+    pct = f"{100 * level:g}%"
+    out = []
+    for med, o in checks["opposite_slopes"].items():
+        if not np.isfinite(o["pooled_sign"]) or o["pooled_sign"] == 0:
+            continue
+        sign = "negative" if o["pooled_sign"] > 0 else "positive"
+        found = o["models"]
+        if found:
+            shown = "; ".join(
+                f"{r['model']} {_num(r['slope'])} ("
+                + _ci_p(r["ci_low"], r["ci_high"], r["p_value"], pct, 2)
+                + f", Holm-adjusted {_fmt_p(r['p_holm'])})"
+                for r in found
+            )
+            out.append(
+                f"For {len(found)} of {o['n_tested']} models the {med} slope is significantly "
+                f"{sign}, against the pooled slope's sign ({shown}): the judge seems to "
+                f"{'penalise' if sign == 'negative' else 'reward'} {med} for them, which one "
+                "pooled reading hides."
+            )
+        rest = o["n_opposite_sign"] - len(found)
+        if rest > 0:
+            out.append(
+                f"{'Another' if found else 'For'} {rest} of {o['n_tested']} models the {med} "
+                f"slope's estimate is {sign} but not significantly so (Holm's correction)."
+            )
+    done = [t for t in checks["misfit"] if np.isfinite(t["p_value"])]
+    bad = [t for t in done if t["p_value"] < 1 - level]
+
+    def where(t):
+        return "the fitted probability" if t["by"] == "fitted" else f"the {t['by']} difference"
+
+    if bad:
+        parts = "; ".join(
+            f"against {where(t)}: χ² = {t['statistic']:.1f}, df = {t['df']}, "
+            f"{_fmt_p(t['p_value'])}, largest bin mean residual {t['worst_bin']:+.1f} points".replace(
+                "-", "−"
+            )
+            for t in bad
+        )
+        out.append(
+            "The fitted model misfits the judge: the mean residual (observed − predicted) "
+            f"departs from zero across bins ({parts}). The controlled win rates rest on this "
+            "model's shape; see the residual plot and read them with care."
+        )
+    elif done:
+        out.append(
+            "No evidence of misfit in the binned residuals ("
+            + "; ".join(f"against {where(t)}: {_fmt_p(t['p_value'])}" for t in done)
+            + ")."
+        )
+    for t in checks["misfit"]:
+        if not np.isfinite(t["p_value"]):
+            out.append(f"The residual test against {where(t)} is not estimable: {t['reason']}.")
+    return out
+
+
+def _flag_sentences(per_model: pd.DataFrame) -> list[str]:
+    flagged = per_model[per_model["flags"] != ""]
+    if flagged.empty:
+        return []
+    shown = "; ".join(f"{m} ({f})" for m, f in zip(flagged["model"], flagged["flags"], strict=True))
+    return [
+        f"Degenerate submission(s): {shown}. Their win rates, raw or controlled, do not measure "
+        "answer quality."
+    ]
 
 
 # ============================================================================ report
@@ -533,16 +693,21 @@ class AuditReport:
         with ``effect_description``.
     per_model : pandas.DataFrame
         One row per model (baseline excluded): ``n, win_rate, win_rate_se,
-        win_rate_ci_low, win_rate_ci_high, lc_win_rate, lc_standard_error,
-        lc_ci_low, lc_ci_high, shift, shift_ci_low, shift_ci_high, avg_length``
-        (percent; characters), then per mediator ``{m}_slope, {m}_slope_se,
-        {m}_slope_ci_low, {m}_slope_ci_high, {m}_slope_p, {m}_effect`` and
-        ``separated``.
+        win_rate_ci_low, win_rate_ci_high``, then for each controlled win rate of
+        ``info["estimands"]`` (prefix ``p`` naming what it controls, see the module
+        docstring) ``{p}_win_rate, {p}_standard_error, {p}_ci_low, {p}_ci_high,
+        {p}_shift, {p}_shift_ci_low, {p}_shift_ci_high``, ``avg_length`` (percent;
+        characters), per mediator ``{m}_slope, {m}_slope_se, {m}_slope_ci_low,
+        {m}_slope_ci_high, {m}_slope_p, {m}_effect``, ``separated`` and ``flags``
+        (degenerate answers, :mod:`debias.degenerate`; '' when none).
     verdict : str
-        Plain sentences, one per mediator.
+        Plain sentences: one per mediator, then the model checks (slopes of the
+        opposite sign, misfit) and degenerate submissions.
     fit : PreferenceGLM
     info : dict
-        Judge, baseline, formula, difficulty, level, sizes, excluded models.
+        Judge, baseline, formula, difficulty, level, sizes, excluded models,
+        ``estimands`` (prefix -> what it controls), ``main_estimand``, ``checks``
+        and ``flags``.
     warnings : list of str
         Warnings raised while fitting (also re-emitted).
     """
@@ -581,8 +746,10 @@ class AuditReport:
             f"functions, small-sample factor G/(G − 1)); method: {i['se_method']}. When the "
             "difficulty is fitted on the same judgments, its estimation is included (the two "
             "stages as stacked estimating equations; treating it as known understates the "
-            f"pooled slope's SE about twofold in simulations). {pct} Wald intervals; two-sided "
-            "z-test p-values.",
+            f"pooled slope's SE about twofold in simulations). {pct} Wald intervals and two-sided "
+            "p-values from Student's t with G − 1 degrees of freedom (G instructions); a "
+            "number whose standard error is not valid is reported as not estimable, with "
+            "the reason.",
             "Pooled slope: the average over models of each model's coefficient of the mediator's "
             "term (log-odds per unit of the term). Its SE comes from the per-instruction "
             "influence functions averaged over models (the models share instructions, so their "
@@ -597,10 +764,32 @@ class AuditReport:
             "Effects of other mediators: the average predicted P with the mediator's difference "
             "removed (model value = baseline value) minus the average with the observed data, "
             "× 100, averaged over models.",
-            "Controlled (LC) win rate: 100 × the model's average predicted P with every mediator "
-            "at 'no difference' (difficulty as observed); shift = controlled − raw win rate, its "
+            "Controlled win rates, named by what they control: "
+            + "; ".join(
+                f"{p}_win_rate = 100 × the model's average predicted P with the "
+                f"{controls_phrase(e['controls'])} difference(s) removed"
+                + (
+                    f" ({controls_phrase(e['held_as_observed'])} as observed)"
+                    if e["held_as_observed"]
+                    else ""
+                )
+                for p, e in i["estimands"].items()
+            )
+            + ". Difficulty as observed; lc_win_rate is what `debias leaderboard` reports "
+            "(length only) for the same formula. {p}_shift = controlled − raw win rate, its "
             "interval from the delta method. Raw win rate: 100 × mean preference, interval "
             "± z × SEM.",
+            "Model checks: per model, a slope of the sign opposite to the pooled slope is "
+            "reported when significant after Holm's correction over the models; misfit is a "
+            "Wald test that the mean residual (observed − predicted) is zero in 10 quantile "
+            "bins of each mediator's difference (and of the fitted probability when the "
+            "difficulty is not fitted), with a cluster-robust covariance that counts the "
+            "estimation of each model's coefficients, referred to χ²(bins − 1) "
+            "(debias.audit_checks).",
+            "Degenerate submissions (debias.degenerate): a model is flagged when at least "
+            f"{IDENTICAL_SHARE:.0%} of its answers are one text, the mean character 5-gram "
+            f"similarity of its answers to different prompts is at least {SIMILARITY:g}, or at "
+            f"least {INJECTION_SHARE:.0%} of its answers carry prompt-injection markers.",
             f"A warning is raised when a controlled score moves more than {LARGE_SHIFT:g} points "
             "away from the raw one.",
         ]
@@ -666,18 +855,22 @@ class AuditReport:
 
     def _per_model_display(self) -> pd.DataFrame:
         d = self.per_model
-        cols = [
-            "model",
-            "n",
-            "win_rate",
-            "lc_win_rate",
-            "lc_ci_low",
-            "lc_ci_high",
-            "shift",
-            "avg_length",
-        ]
+        main = self.info["main_estimand"]
+        cols = ["model", "n", "win_rate"]
+        for p in self.info["estimands"]:
+            cols += [f"{p}_win_rate", f"{p}_ci_low", f"{p}_ci_high"]
+        cols += [f"{main}_shift", "avg_length"]
         cols += [f"{m}_slope" for m in self.info["mediator_names"] if f"{m}_slope" in d]
-        return d[cols].sort_values("lc_win_rate", ascending=False)
+        cols += [c for c in ("note", "flags") if (d[c] != "").any()]
+        return d[cols].sort_values(f"{main}_win_rate", ascending=False)
+
+    def _table_note(self) -> str:
+        main = self.info["main_estimand"]
+        parts = [f"`{p}_win_rate`: {e['description']}" for p, e in self.info["estimands"].items()]
+        return (
+            "Win rates in percent; " + "; ".join(parts) + f"; `{main}_shift` = "
+            f"`{main}_win_rate` − `win_rate`; `avg_length` in characters."
+        )
 
     def to_markdown(self) -> str:
         """The report as Markdown (figures referenced by relative path)."""
@@ -701,7 +894,7 @@ class AuditReport:
             "## Per model",
             "",
             _markdown_table(self._per_model_display(), digits=2),
-            "Win rates in percent; `shift` = controlled − raw; `avg_length` in characters.",
+            self._table_note(),
             "",
             "## Figures",
             "",
@@ -744,8 +937,7 @@ class AuditReport:
             "Effect: win-rate points (see Methods).</p>",
             "<h2>Per model</h2>",
             table(self._per_model_display(), 2),
-            "<p>Win rates in percent; <code>shift</code> = controlled − raw; "
-            "<code>avg_length</code> in characters.</p>",
+            f"<p>{esc(self._table_note())}</p>",
             "<h2>Figures</h2>",
         ]
         for name, caption in self._figure_list():
@@ -763,21 +955,28 @@ class AuditReport:
         return "\n".join(parts)
 
     def leaderboard_table(self) -> pd.DataFrame:
-        """Per-model table in the leaderboard layout (baseline row included), for plots."""
-        d = self.per_model[["model", "n", "win_rate", "lc_win_rate", "avg_length"]]
-        base = pd.DataFrame(
-            [
-                {
-                    "model": self.info["baseline"],
-                    "n": np.nan,
-                    "win_rate": 50.0,
-                    "lc_win_rate": 50.0,
-                    "avg_length": self.info.get("baseline_avg_length", np.nan),
-                }
-            ]
+        """Per-model table in the leaderboard layout (baseline row included), for plots.
+
+        Columns ``model, n, win_rate``, every ``{prefix}_win_rate`` of
+        ``info["estimands"]``, ``avg_length``; ``attrs``: ``baseline``, ``controls``
+        (of the main estimand) and ``column`` (its win-rate column).
+        """
+        cols = [f"{p}_win_rate" for p in self.info["estimands"]]
+        d = self.per_model[["model", "n", "win_rate", *cols, "avg_length"]]
+        base = {
+            "model": self.info["baseline"],
+            "n": np.nan,
+            "win_rate": 50.0,
+            **dict.fromkeys(cols, 50.0),
+            "avg_length": self.info.get("baseline_avg_length", np.nan),
+        }
+        table = pd.concat([d, pd.DataFrame([base])], ignore_index=True)
+        main = self.info["main_estimand"]
+        table.attrs.update(
+            baseline=self.info["baseline"],
+            controls=list(self.info["estimands"][main]["controls"]),
+            column=f"{main}_win_rate",
         )
-        table = pd.concat([d, base], ignore_index=True)
-        table.attrs["baseline"] = self.info["baseline"]
         return table
 
     def _figure_list(self) -> list[tuple[str, str]]:
@@ -786,13 +985,16 @@ class AuditReport:
         names = {
             "length_effect": f"Judge's preference against the {first} difference, by model",
             "coefficient_forest": f"Slope of the {meds[0]} term by model",
-            "raw_vs_controlled": "Raw against controlled win rate",
+            "raw_vs_controlled": f"Raw against {self._main_phrase()}-controlled win rate",
             "calibration": "Calibration of the fitted model",
             "residuals": "Residuals against each mediator",
         }
         out = list(names.items())
         out += [(f"coefficient_forest_{m}", f"Slope of the {m} term by model") for m in meds[1:]]
         return out
+
+    def _main_phrase(self) -> str:
+        return controls_phrase(self.info["estimands"][self.info["main_estimand"]]["controls"])
 
     def _slope_ses(self) -> dict:
         pm = self.per_model.set_index("model")
@@ -813,7 +1015,10 @@ class AuditReport:
         figs["coefficient_forest"] = plots.coefficient_forest(
             fit, term=mediator_term(fit, first), level=self.info["level"], std_errors=ses[first]
         )
-        figs["raw_vs_controlled"] = plots.raw_vs_controlled(self.leaderboard_table())
+        table = self.leaderboard_table()
+        figs["raw_vs_controlled"] = plots.raw_vs_controlled(
+            table, column=table.attrs["column"], controls=table.attrs["controls"]
+        )
         figs["calibration"] = plots.calibration(fit)
         figs["residuals"] = plots.residuals(fit)
         for m in meds[1:]:
@@ -825,23 +1030,35 @@ class AuditReport:
     def write(self, out_dir, *, dpi: int = 120) -> Path:
         """Write ``report.md``, ``report.html``, ``audit.json`` and the PNGs into ``out_dir``.
 
+        The report is built in a temporary folder beside ``out_dir`` and renamed into
+        place, so an interrupted or concurrent run never leaves the figures of one run
+        next to the report of another. ``out_dir`` must be new, empty, or a previous
+        audit output (which is replaced).
+
         Returns
         -------
         pathlib.Path
             ``out_dir``.
+
+        Raises
+        ------
+        InputError
+            ``out_dir`` is a file, or a folder holding anything but a previous audit.
         """
         import matplotlib.pyplot as plt
 
+        from debias.atomic import atomic_dir
         from debias.plots import save
 
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with plt.rc_context({"figure.max_open_warning": 0}):
+        check_audit_dir(out)
+        with atomic_dir(out) as tmp, plt.rc_context({"figure.max_open_warning": 0}):
             for name, obj in self.figures().items():
-                save(obj, out / f"{name}.png", dpi=dpi)
-        (out / "audit.json").write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
-        (out / "report.md").write_text(self.to_markdown())
-        (out / "report.html").write_text(self.to_html())
+                save(obj, tmp / f"{name}.png", dpi=dpi)
+            text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+            (tmp / "audit.json").write_text(text, encoding="utf-8")
+            (tmp / "report.md").write_text(self.to_markdown(), encoding="utf-8")
+            (tmp / "report.html").write_text(self.to_html(), encoding="utf-8")
         return out
 
     def __repr__(self) -> str:
@@ -854,6 +1071,27 @@ class AuditReport:
         return f"<p><b>{html.escape(self.verdict)}</b></p>" + self._summary_display().to_html(
             index=False, float_format=lambda v: f"{v:.3f}"
         )
+
+
+def is_audit_output(path: Path) -> bool:
+    """Whether the folder holds only a previous audit's files (report, audit.json, PNGs)."""
+    names = [p.name for p in Path(path).iterdir()]
+    known = {"audit.json", "report.md", "report.html"}
+    return {"audit.json", "report.md"} <= set(names) and all(
+        n in known or (n.endswith(".png") and (Path(path) / n).is_file()) for n in names
+    )
+
+
+def check_audit_dir(out: Path) -> None:
+    """Refuse an output folder that is a file or holds anything but a previous audit."""
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise InputError(f"out_dir={str(out)!r} exists and is not a folder.")
+        if any(out.iterdir()) and not is_audit_output(out):
+            raise InputError(
+                f"out_dir={str(out)!r} is not empty and is not a previous audit output; give a "
+                "new or empty folder (nothing was written)."
+            )
 
 
 # ============================================================================ audit
@@ -912,6 +1150,7 @@ def audit(
     mediators = _check_mediators(mediators)
     stages = ["fitting per-model GLMs", "pooled slopes", "readable effects", "win rates", "verdict"]
     if out is not None:
+        check_audit_dir(Path(out))  # before the fit, not after it
         stages.append("writing report")
     bar = tqdm(total=len(stages), desc="audit", unit="stage", file=sys.stderr, disable=not progress)
     caught: list[warnings.WarningMessage] = []
@@ -949,7 +1188,13 @@ def audit(
         bar.update()
 
         bar.set_postfix_str(stages[3])
-        per_model = _per_model_table(fit, comparisons, mediators, terms, effects, level, influence)
+        estimands = audit_estimands(mediators)
+        main = next(iter(estimands))
+        per_model = _per_model_table(
+            fit, comparisons, mediators, terms, effects, level, influence, estimands
+        )
+        flags = flag_models(comparisons, models=list(per_model["model"]), warn=False)
+        per_model["flags"] = per_model["model"].map(flags.set_index("model")["flags"]).fillna("")
         bar.update()
 
         bar.set_postfix_str(stages[4])
@@ -975,27 +1220,45 @@ def audit(
                 }
             )
         summary = pd.DataFrame(rows)
-        verdict = " ".join(_sentence(r, level) for r in rows)
-
         excluded = sorted({x for s in slopes.values() for x in s["excluded"]})
+        checks = _model_checks(fit, per_model, summary, level, influence, excluded)
+        verdict = " ".join(
+            [_sentence(r, level) for r in rows]
+            + _check_sentences(checks, level)
+            + _flag_sentences(per_model)
+        )
+
         new_warnings = []
         if excluded:
+            why = {m: _exclusion_reason(fit.results_[m]) for m in excluded}
             new_warnings.append(
-                f"Left out of the pooled effects (separated or unidentified fits): "
-                f"{', '.join(excluded)}. Their per-model numbers are shown but unreliable."
+                "Left out of the pooled effects and the model checks: "
+                + "; ".join(f"{m} ({r})" for m, r in why.items())
+                + ". Their per-model numbers are shown but unreliable."
             )
-        big = per_model[per_model["shift"].abs() > LARGE_SHIFT]
+        big = per_model[per_model[f"{main}_shift"].abs() > LARGE_SHIFT]
         if len(big):
             shown = ", ".join(
-                f"{m} ({d:+.1f})" for m, d in zip(big["model"], big["shift"], strict=True)
+                f"{m} ({d:+.1f})" for m, d in zip(big["model"], big[f"{main}_shift"], strict=True)
             )
             new_warnings.append(
-                f"The controlled score moves more than {LARGE_SHIFT:g} points from the raw win rate "
-                f"for {len(big)} model(s): {shown}. Check these fits (extreme lengths or styles, "
-                "separation) before trusting the corrected scores."
+                f"The {controls_phrase(estimands[main]['controls'])}-controlled win rate moves "
+                f"more than {LARGE_SHIFT:g} points from the raw win rate for {len(big)} model(s): "
+                f"{shown}. Check these fits (extreme lengths or styles, separation) before "
+                "trusting the corrected scores."
             )
         for msg in new_warnings:
             caught.append(warnings.WarningMessage(FitWarning(msg), FitWarning, __file__, 0))
+        flagged = per_model[per_model["flags"] != ""]
+        if len(flagged):
+            shown = "; ".join(
+                f"{m}: {f}" for m, f in zip(flagged["model"], flagged["flags"], strict=True)
+            )
+            msg = (
+                f"Degenerate submission(s), their controlled win rates do not measure answer "
+                f"quality: {shown}. Inspect their answers before ranking them."
+            )
+            caught.append(warnings.WarningMessage(DataWarning(msg), DataWarning, __file__, 0))
         bar.update()
 
         base = comparisons.require_fixed_baseline()
@@ -1019,6 +1282,10 @@ def audit(
             "excluded": excluded,
             "se_method": se_method,
             "baseline_avg_length": base_len,
+            "estimands": estimands,
+            "main_estimand": main,
+            "checks": checks,
+            "flags": dict(zip(flagged["model"], flagged["flags"], strict=True)),
         }
         messages = list(dict.fromkeys(str(w.message) for w in caught))
         report = AuditReport(summary, per_model, verdict, fit, info, messages)
@@ -1031,8 +1298,66 @@ def audit(
     return report
 
 
-def _per_model_table(fit, comparisons, mediators, terms, effects, level, influence):
-    z = critical_value(level)
+def estimand_prefix(controls: Sequence[str]) -> str:
+    """Column prefix of the win rate controlled for ``controls``: it names what is controlled.
+
+    ``"lc"`` for length alone (the leaderboard's ``lc_win_rate``), else the
+    mediators joined by ``_`` and ``_controlled``.
+
+    Examples
+    --------
+    >>> estimand_prefix(["length"]), estimand_prefix(["length", "markdown"])
+    ('lc', 'length_markdown_controlled')
+    """
+    controls = list(controls)
+    return "lc" if controls == ["length"] else "_".join(controls) + "_controlled"
+
+
+def controls_phrase(controls: Sequence[str]) -> str:
+    """``["length", "markdown"]`` -> ``"length and markdown"``.
+
+    Examples
+    --------
+    >>> controls_phrase(["length", "markdown", "words"])
+    'length, markdown and words'
+    """
+    controls = list(controls)
+    if len(controls) <= 1:
+        return "".join(controls)
+    return ", ".join(controls[:-1]) + " and " + controls[-1]
+
+
+def audit_estimands(mediators: Sequence[str]) -> dict[str, dict]:
+    """The controlled win rates the audit reports, by column prefix.
+
+    Every audited mediator at "no difference" (the audit's main estimand) and,
+    when length is audited with other mediators, length alone (others as
+    observed): the estimand of ``debias leaderboard``'s ``lc_win_rate``.
+
+    Examples
+    --------
+    >>> list(audit_estimands(["length", "markdown"]))
+    ['length_markdown_controlled', 'lc']
+    """
+    sets = [list(mediators)]
+    if "length" in mediators and len(mediators) > 1:
+        sets.append(["length"])
+    out = {}
+    for controls in sets:
+        rest = [m for m in mediators if m not in controls]
+        out[estimand_prefix(controls)] = {
+            "controls": controls,
+            "held_as_observed": rest,
+            "description": f"win rate with the {controls_phrase(controls)} difference(s) to "
+            "the baseline removed"
+            + (f", {controls_phrase(rest)} as observed" if rest else "")
+            + " (percent)",
+        }
+    return out
+
+
+def _per_model_table(fit, comparisons, mediators, terms, effects, level, influence, estimands):
+    z = critical_value(level)  # the raw win rate's normal interval
     raw = comparisons.win_rates().set_index("model")
     meds = fit.spec_.mediators
     rows = []
@@ -1040,13 +1365,6 @@ def _per_model_table(fit, comparisons, mediators, terms, effects, level, influen
         res = fit.results_[m]
         coef_infl = influence[m]
         wr, se = float(raw.loc[m, "win_rate"]), float(raw.loc[m, "standard_error"])
-        # LC: every mediator at "no difference"; shift = LC − observed average prediction
-        # (= the raw win rate: the strength's score equation, unpenalised fit)
-        e1, i1, _ = average_with_influence(res, None, meds, coef_infl)
-        e0, i0, _ = average_with_influence(res, {}, meds, coef_infl)
-        lc_est, lc_se = 100 * e1, 100 * _se_from(i1)
-        s_se = 100 * _se_from(i1 - i0)
-        shift = lc_est - wr
         row = {
             "model": m,
             "n": int(raw.loc[m, "n"]),
@@ -1054,25 +1372,41 @@ def _per_model_table(fit, comparisons, mediators, terms, effects, level, influen
             "win_rate_se": se,
             "win_rate_ci_low": wr - z * se,
             "win_rate_ci_high": wr + z * se,
-            "lc_win_rate": lc_est,
-            "lc_standard_error": lc_se,
-            "lc_ci_low": max(lc_est - z * lc_se, 0.0),
-            "lc_ci_high": min(lc_est + z * lc_se, 100.0),
-            "shift": shift,
-            "shift_ci_low": shift - z * s_se,
-            "shift_ci_high": shift + z * s_se,
-            "avg_length": float(raw.loc[m, "avg_length"]),
         }
+        # controlled win rates; shift = controlled − observed average prediction (= the raw
+        # win rate: the strength's score equation, unpenalised fit)
+        problem = _support_problem(res)
+        g = len(coef_infl)
+        e0, i0, _ = average_with_influence(res, {}, meds, coef_infl)
+        for prefix, spec in estimands.items():
+            controls = spec["controls"]
+            e1, i1, _ = average_with_influence(res, dict.fromkeys(controls, 0.0), meds, coef_infl)
+            est, est_se = 100 * e1, 100 * _se_from(i1)
+            if problem is not None:
+                est = est_se = float("nan")
+            lo, hi, _p = _t_interval(est, est_se, g, level)
+            shift = est - wr
+            s_lo, s_hi, _p = _t_interval(shift, 100 * _se_from(i1 - i0), g, level)
+            row[f"{prefix}_win_rate"] = est
+            row[f"{prefix}_standard_error"] = est_se
+            row[f"{prefix}_ci_low"] = max(lo, 0.0) if np.isfinite(lo) else lo
+            row[f"{prefix}_ci_high"] = min(hi, 100.0) if np.isfinite(hi) else hi
+            row[f"{prefix}_shift"] = shift
+            row[f"{prefix}_shift_ci_low"] = s_lo
+            row[f"{prefix}_shift_ci_high"] = s_hi
+        row["note"] = "" if problem is None else f"not estimable: {problem}"
+        row["avg_length"] = float(raw.loc[m, "avg_length"])
         for med in mediators:
             t = terms[med]
             est = float(res.params[t])
             t_se = _se_from(coef_infl[t])
             row[f"{med}_slope"] = est
             row[f"{med}_slope_se"] = t_se
-            row[f"{med}_slope_ci_low"] = est - z * t_se
-            row[f"{med}_slope_ci_high"] = est + z * t_se
-            row[f"{med}_slope_p"] = (
-                float(2 * stats.norm.sf(abs(est) / t_se)) if t_se > 0 else float("nan")
+            lo, hi, p = _t_interval(est, t_se, g, level)
+            row[f"{med}_slope_ci_low"], row[f"{med}_slope_ci_high"], row[f"{med}_slope_p"] = (
+                lo,
+                hi,
+                p,
             )
             row[f"{med}_effect"] = float(effects[med]["per_model"].get(m, np.nan))
         row["separated"] = _separated(res)

@@ -1,65 +1,211 @@
 """The ``debias`` command line.
 
 Every subcommand lives in one ``_cmd_*`` function registered in :func:`build_parser`.
-User errors (:class:`debias.errors.DebiasError`, missing files) print one line on
-stderr and exit with code 2; ``--debug`` shows the traceback instead.
+Every expected failure (bad input or settings, an unreadable or unwritable path, an
+interrupt) prints one line on stderr and exits with code 2 (130 for Ctrl-C); messages
+written for Python (``models=``) are shown with the matching flag (``--models``).
+An unexpected internal error prints one line and exits 1; ``--debug`` shows the
+traceback instead. Stage messages go to stderr (plain lines at a bounded rate when
+stderr is not a terminal); ``--quiet`` silences them.
+
+Only the standard library is imported at start-up, so ``debias --help`` is quick.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
+import os
+import re
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from debias.errors import DebiasError, DebiasWarning
+from debias.errors import DebiasError, DebiasWarning, InputError, ParameterError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".md", ".json")
+READ_COMMANDS = ("leaderboard", "matrix", "difficulty", "audit")
+
+# Python keyword -> command-line flag, applied to error and warning messages shown on the CLI.
+FLAGS = {
+    "models": "--models",
+    "exclude": "--exclude",
+    "judge": "--judge",
+    "mapping": "--map",
+    "baseline": "--baseline",
+    "preference_scale": "--preference-scale",
+    "preset": "--preset",
+    "formula": "--formula",
+    "difficulty": "--difficulty",
+    "regularize": "--regularize",
+    "lam": "--lam",
+    "compat": "--compat",
+    "compat_folds": "--compat-folds",
+    "difficulty_join": "--difficulty-join",
+    "se": "--se",
+    "level": "--level",
+    "n_boot": "--n-boot",
+    "seed": "--seed",
+    "n_jobs": "--jobs",
+    "out_dir": "--out",
+    "out": "--out",
+}
+_KEYWORD = re.compile(
+    r"(?<![\w.\-'\"])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")= ?"
+)
+_PARAMETER = re.compile(r"\bThe '(" + "|".join(FLAGS) + r")' parameter\b")
 
 
-def _format_warning(message, category, filename, lineno, line=None) -> str:
-    return f"warning: {message}\n"
+def to_cli_message(message: str) -> str:
+    """A library message with Python keywords replaced by the command-line flags.
+
+    Examples
+    --------
+    >>> to_cli_message("pick one with judge=... or pass models=['a']")
+    "pick one with --judge ... or pass --models ['a']"
+    >>> to_cli_message("The 'n_jobs' parameter must be a nonzero int. Got 0 instead.")
+    'The --jobs option must be a nonzero int. Got 0 instead.'
+    >>> to_cli_message("fit(difficulty='none'); mapping= and preference_scale= apply to tables")
+    "fit(--difficulty 'none'); --map and --preference-scale apply to tables"
+    """
+    message = _PARAMETER.sub(lambda m: f"The {FLAGS[m.group(1)]} option", message)
+    message = _KEYWORD.sub(lambda m: FLAGS[m.group(1)] + " ", message)
+    return message.replace(" (--judge on the command line)", "")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (usage is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --------------------------------------------------------------------------- argument types
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive number of workers, or -1 for all")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), e.g. 0.95; got {text}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated model names")
+    return names
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    col, sep, field = text.partition("=")
+    if not sep or not col.strip() or not field.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected COLUMN=FIELD (e.g. prompt=instruction), got {text!r}"
+        )
+    return col.strip(), field.strip()
+
+
+# --------------------------------------------------------------------------- the parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``debias`` (one subparser per command)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="debias",
         description="Remove known biases (length, markdown, style) from LLM-judge evaluations.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no stage or progress messages on stderr"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="")
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no stage messages"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     # --- simulate --------------------------------------------------------------------------
     p = sub.add_parser(
-        "simulate", help="write an AlpacaEval-format tree from a judge with known biases"
+        "simulate",
+        parents=[common],
+        help="write an AlpacaEval-format tree from a judge with known biases",
     )
     p.add_argument(
-        "--out", required=True, type=Path, help="directory to write (results/<model>/<judge>/...)"
+        "--out",
+        required=True,
+        type=Path,
+        help="directory to write (results/<model>/<judge>/...); a previous simulated tree there "
+        "is replaced",
     )
     p.add_argument(
-        "--models", type=int, default=8, help="number of models besides the baseline (default 8)"
+        "--models",
+        type=_int_at_least(1),
+        default=8,
+        help="number of models besides the baseline (default 8)",
     )
     p.add_argument(
-        "--instructions", type=int, default=200, help="number of instructions (default 200)"
+        "--instructions",
+        type=_int_at_least(2),
+        default=200,
+        help="number of instructions (default 200)",
     )
     p.add_argument(
-        "--length-effect", type=float, default=0.8, help="judge's length slope (default 0.8)"
+        "--length-effect", type=_finite, default=0.8, help="judge's length slope (default 0.8)"
     )
     p.add_argument(
-        "--markdown-effect", type=float, default=0.3, help="judge's markdown slope (default 0.3)"
+        "--markdown-effect", type=_finite, default=0.3, help="judge's markdown slope (default 0.3)"
     )
     p.add_argument(
         "--hard", action="store_true", help="hard 0/1 verdicts instead of soft preferences"
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default 0)")
     p.set_defaults(func=_cmd_simulate)
 
     # --- leaderboard -----------------------------------------------------------------------
-    p = sub.add_parser("leaderboard", help="length-controlled leaderboard of one judge")
+    p = sub.add_parser(
+        "leaderboard", parents=[common], help="length-controlled leaderboard of one judge"
+    )
     _add_model_options(p)
     _add_se_options(p)
-    p.add_argument("--out", type=Path, help="write the table: .md for Markdown, else CSV")
+    p.add_argument("--out", type=Path, help="write the table: .csv, .tsv, .md or .json (records)")
     p.add_argument(
         "--save-difficulty", type=Path, help="also save the fitted instruction difficulty (CSV)"
     )
@@ -67,21 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- matrix ------------------------------------------------------------------------------
     p = sub.add_parser(
-        "matrix", help="controlled win rate of every model against every other (percent)"
+        "matrix",
+        parents=[common],
+        help="controlled win rate of every model against every other (percent)",
     )
     _add_model_options(p)
-    p.add_argument("--models", help="comma-separated models to include (default: all)")
-    p.add_argument("--out", type=Path, help="write the matrix (CSV, or .md)")
+    p.add_argument("--out", type=Path, help="write the matrix: .csv, .tsv, .md or .json")
     p.set_defaults(func=_cmd_matrix)
 
     # --- difficulty --------------------------------------------------------------------------
     p = sub.add_parser(
-        "difficulty", help="fit the shared instruction difficulty (stage 1) and save it"
+        "difficulty",
+        parents=[common],
+        help="fit the shared instruction difficulty (stage 1) and save it",
     )
-    p.add_argument(
-        "path", help="AlpacaEval data root, results/ folder, annotation file(s) or table"
-    )
-    p.add_argument("--judge", help="judge (annotator) to use when several are present")
+    _add_data_options(p)
     _add_formula_options(p)
     p.add_argument("--out", type=Path, required=True, help="CSV to write")
     p.add_argument(
@@ -93,20 +239,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_difficulty)
 
     # --- audit -------------------------------------------------------------------------------
-    p = sub.add_parser("audit", help="audit a judge's length and style bias; writes a report")
-    p.add_argument(
-        "path", help="AlpacaEval data root, results/ folder, annotation file(s) or table"
+    p = sub.add_parser(
+        "audit", parents=[common], help="audit a judge's length and style bias; writes a report"
     )
-    p.add_argument("--judge", help="judge (annotator) to use when several are present")
+    _add_data_options(p)
     p.add_argument(
-        "--out", type=Path, required=True, help="directory for report.md/.html, audit.json, PNGs"
+        "--out",
+        type=Path,
+        required=True,
+        help="new or empty directory (or a previous audit's, replaced) for report.md/.html, "
+        "audit.json, PNGs",
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
     p.set_defaults(func=_cmd_audit)
 
     # --- demo --------------------------------------------------------------------------------
     p = sub.add_parser(
-        "demo", help="run the leaderboard and the audit on the embedded example data"
+        "demo",
+        parents=[common],
+        help="run the leaderboard and the audit on the embedded example data",
     )
     p.add_argument(
         "--out",
@@ -117,6 +268,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     return parser
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "path",
+        help="AlpacaEval data root, results/ folder, annotation file(s), or a table "
+        "(.csv .csv.gz .tsv .jsonl .ndjson .json .parquet .pq)",
+    )
+    p.add_argument("--judge", help="judge (annotator) to use when several are present")
+    p.add_argument("--models", type=_names, help="comma-separated models to read (default: all)")
+    p.add_argument("--exclude", type=_names, help="comma-separated models to leave out")
+    p.add_argument(
+        "--map",
+        dest="mapping",
+        type=_mapping,
+        action="append",
+        metavar="COLUMN=FIELD",
+        help="read a table's COLUMN as FIELD (instruction, model, baseline, preference, judge, "
+        "output_model, output_baseline); repeatable",
+    )
+    p.add_argument("--baseline", help="the baseline's name, when the table has no baseline column")
+    p.add_argument(
+        "--preference-scale",
+        choices=("probability", "alpaca_eval"),
+        help="a table's preference: P(model preferred) in [0, 1] (probability), or AlpacaEval's "
+        "1..2 (alpaca_eval); the words model/baseline/tie are read as verdicts",
+    )
 
 
 def _add_formula_options(p: argparse.ArgumentParser) -> None:
@@ -131,10 +309,7 @@ def _add_formula_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "path", help="AlpacaEval data root, results/ folder, annotation file(s) or table"
-    )
-    p.add_argument("--judge", help="judge (annotator) to use when several are present")
+    _add_data_options(p)
     _add_formula_options(p)
     p.add_argument(
         "--difficulty",
@@ -147,7 +322,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="the baseline's variants judged against the baseline: annotation files/tree or a df_gamed CSV",
     )
     p.add_argument(
-        "--lam", type=float, help="regularisation weight (default: the preset's, 0.2 for v1)"
+        "--lam", type=_finite, help="regularisation weight (default: the preset's, 0.2 for v1)"
     )
     p.add_argument(
         "--compat",
@@ -170,15 +345,24 @@ def _add_se_options(p: argparse.ArgumentParser) -> None:
         help="uncertainty of the LC win rate: sandwich (cluster-robust, default), bootstrap "
         "(instructions resampled, refits), sem (the reference's spread of predictions)",
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel bootstrap workers (-1: all cores)")
+    p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument(
+        "--n-boot",
+        type=_int_at_least(2),
+        default=1000,
+        help="bootstrap replicates (default 1000)",
+    )
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="bootstrap seed (default 0)")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        help="parallel bootstrap workers (-1: all cores; capped at the cores)",
+    )
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
     return dict(
-        judge=args.judge,
         preset=args.preset,
         formula=args.formula,
         difficulty=args.difficulty,
@@ -189,9 +373,167 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
     )
 
 
+# --------------------------------------------------------------------------- stage messages
+def _note(args: argparse.Namespace, message: str) -> None:
+    """A stage message on stderr (unless ``--quiet``)."""
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+class _LineProgress:
+    """stderr for a log, a pipe or a notebook's ``!debias``: progress bars become plain lines.
+
+    tqdm redraws a bar with ``\\r``; here each bar's first state, its final state and at
+    most one state every ``interval`` seconds become a line. Other text passes through.
+    """
+
+    _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+    def __init__(self, stream, interval: float = 10.0) -> None:
+        self._stream = stream
+        self._interval = interval
+        self._pending: str | None = None
+        self._last_line: str | None = None
+        self._last_key: str | None = None
+        self._last_time = 0.0
+
+    def write(self, text: str) -> int:
+        n = len(text)
+        text = self._ANSI.sub("", text)
+        if "\r" in text:
+            head, _, status = text.rpartition("\r")
+            before = head.split("\r")[0]
+            if before:
+                self._text(before)
+            self._status(status.strip())
+            return n
+        if self._pending is not None and text.startswith("\n"):
+            self._emit(self._pending)  # a bar closed: its final state
+            text = text[1:]
+        if text:
+            self._text(text)
+        return n
+
+    def _text(self, text: str) -> None:
+        self._pending = None
+        self._stream.write(text)
+
+    def _status(self, status: str) -> None:
+        if not status:  # a bar cleared itself (leave=False): show its final state
+            if self._pending is not None:
+                self._emit(self._pending)
+            return
+        key = status.split(":")[0]
+        now = time.monotonic()
+        if key != self._last_key or now - self._last_time >= self._interval:
+            self._emit(status)
+            self._last_key, self._last_time = key, now
+        else:
+            self._pending = status
+
+    def _emit(self, line: str) -> None:
+        self._pending = None
+        if line != self._last_line:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+            self._last_line = line
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+# --------------------------------------------------------------------------- paths
+def _check_writable(path: Path, flag: str = "--out") -> None:
+    """Refuse (before any fitting) an output whose folder cannot be made or written."""
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; give a file name.")
+    parent = path.parent
+    while not parent.exists():
+        if parent.is_symlink():
+            raise InputError(f"{flag} {path}: {parent} is a dangling link.")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{flag} {path}: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: cannot write into {parent} (permission denied).")
+
+
+def _check_table_out(args: argparse.Namespace, path: Path | None, flag: str = "--out") -> None:
+    if path is None:
+        return
+    from debias.atomic import check_not_input
+
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ParameterError(
+            f"{flag} {path}: unknown suffix {path.suffix or '(none)'!r}; use "
+            f"{', '.join(TABLE_SUFFIXES)} (.json writes records)."
+        )
+    _check_writable(path, flag)
+    check_not_input(path, _inputs(args), flag)
+
+
+def _inputs(args: argparse.Namespace) -> list:
+    found = [getattr(args, "path", None), getattr(args, "regularize", None)]
+    diff = getattr(args, "difficulty", None)
+    if diff not in (None, "fit", "none"):
+        found.append(diff)
+    return [f for f in found if f]
+
+
+# --------------------------------------------------------------------------- reading
+def _read(args: argparse.Namespace):
+    """The judgments the command works on; a wrong --models/--exclude name fails before any fit."""
+    from debias.leaderboard import load_comparisons
+
+    _note(args, f"reading {args.path}…")
+    comps = load_comparisons(
+        args.path,
+        judge=args.judge,
+        models=args.models,
+        exclude=args.exclude,
+        mapping=dict(args.mapping) if args.mapping else None,
+        baseline=args.baseline,
+        preference_scale=args.preference_scale,
+        progress=not args.quiet,
+    )
+    _check_names(comps, args)
+    if args.judge is None and len(comps.judges) > 1:
+        comps.require_fixed_baseline()  # raises the explanatory error
+        raise InputError(
+            f"{args.path}: judgments of several judges {comps.judges}; pick one with --judge."
+        )
+    _note(
+        args,
+        f"read {len(comps.data)} judgments of {len(comps.models)} models (judge "
+        f"{', '.join(map(str, comps.judges))}; baseline {', '.join(map(str, comps.baselines))})",
+    )
+    return comps
+
+
+def _check_names(comps, args: argparse.Namespace) -> None:
+    """A --models name missing from what was read: one line with close matches (a backstop)."""
+    present = [str(m) for m in comps.models] + [str(b) for b in comps.baselines]
+    for name in args.models or ():
+        if name not in present:
+            close = difflib.get_close_matches(name, present, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}?" if close else "no close match"
+            raise InputError(f"--models: no model {name!r} in {args.path} ({hint}).")
+
+
+# --------------------------------------------------------------------------- commands
 def _cmd_simulate(args: argparse.Namespace) -> None:
+    from debias.atomic import atomic_dir
     from debias.simulate import simulate, write_alpaca_eval_tree
 
+    out: Path = args.out
+    _check_replaceable(out, _is_simulated_tree, "a tree written by debias simulate")
+    _note(args, f"simulating {args.models} models on {args.instructions} instructions…")
     sim = simulate(
         n_models=args.models,
         n_instructions=args.instructions,
@@ -200,34 +542,75 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         soft=not args.hard,
         seed=args.seed,
     )
-    root = write_alpaca_eval_tree(sim, args.out)
-    print(f"wrote {len(sim.comparisons)} judgments of {len(sim.truth)} models to {root}")
+    _note(args, f"writing {out}…")
+    with atomic_dir(out) as tmp:
+        write_alpaca_eval_tree(sim, tmp)
+    print(f"wrote {len(sim.comparisons)} judgments of {len(sim.truth)} models to {out}")
+
+
+def _is_simulated_tree(path: Path) -> bool:
+    names = {p.name for p in path.iterdir()}
+    return "results" in names and names <= {"results", "truth.csv", "instruction_difficulty.csv"}
+
+
+def _check_replaceable(out: Path, is_previous, what: str) -> None:
+    """An output folder: new, empty, or a previous output of the same command (replaced)."""
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise InputError(f"--out {out} exists and is not a folder.")
+        if any(out.iterdir()) and not is_previous(out):
+            raise InputError(
+                f"--out {out} is not empty and is not {what}; give a new or empty folder "
+                "(nothing was written)."
+            )
+    else:
+        _check_writable(out)
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> None:
     from debias.leaderboard import leaderboard, to_markdown, write_table
 
+    _check_table_out(args, args.out)
+    if args.save_difficulty is not None:
+        _check_writable(args.save_difficulty, "--save-difficulty")
+        from debias.atomic import check_not_input
+
+        check_not_input(args.save_difficulty, _inputs(args), "--save-difficulty")
+    n_jobs = _n_jobs(args)
+    comps = _read(args)
+    if args.se == "bootstrap":
+        _note(args, f"bootstrap: {args.n_boot} replicates after the fit ({n_jobs} worker(s))")
     table, fit = leaderboard(
-        args.path,
+        comps,
         **_model_kwargs(args),
         se=args.se,
         level=args.level,
         n_boot=args.n_boot,
         seed=args.seed,
-        n_jobs=args.jobs,
-        progress=_progress(),
+        n_jobs=n_jobs,
+        progress=not args.quiet,
         return_fit=True,
     )
     if args.out:
+        _note(args, f"writing {args.out}…")
         write_table(table, args.out)
     if args.save_difficulty:
         if fit.difficulty_ is None:
-            raise DebiasError("--save-difficulty: this fit uses no instruction difficulty")
+            raise InputError("--save-difficulty: this fit uses no instruction difficulty")
+        _note(args, f"writing {args.save_difficulty}…")
         fit.difficulty_.to_csv(args.save_difficulty)
     print(_caption(table))
     print(to_markdown(table), end="")
     if args.out:
         print(f"wrote {args.out}")
+
+
+def _n_jobs(args: argparse.Namespace) -> int:
+    if args.se != "bootstrap":
+        return 1
+    from debias.inference import cap_n_jobs
+
+    return cap_n_jobs(args.jobs)
 
 
 def _caption(table) -> str:
@@ -243,60 +626,77 @@ def _cmd_matrix(args: argparse.Namespace) -> None:
     from debias.counterfactual import winrate_matrix
     from debias.leaderboard import leaderboard, to_markdown, write_table
 
+    _check_table_out(args, args.out)
+    comps = _read(args)
     _, fit = leaderboard(
-        args.path, **_model_kwargs(args), se="sem", progress=_progress(), return_fit=True
+        comps, **_model_kwargs(args), se="sem", progress=not args.quiet, return_fit=True
     )
-    models = [m.strip() for m in args.models.split(",")] if args.models else None
-    matrix = winrate_matrix(fit, models)
-    table = matrix.reset_index()
+    _note(args, "computing the win-rate matrix…")
+    matrix = winrate_matrix(fit, args.models)
     if args.out:
-        if args.out.suffix == ".md":
-            write_table(table, args.out)
-        else:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            matrix.to_csv(args.out)
+        _note(args, f"writing {args.out}…")
+        write_table(matrix, args.out, index=True)
         print(f"wrote {args.out}")
     else:
         print("controlled win rate (percent) of the row model against the column model")
-        print(to_markdown(table, digits=1), end="")
+        print(to_markdown(matrix.reset_index(), digits=1), end="")
 
 
 def _cmd_difficulty(args: argparse.Namespace) -> None:
     from debias.glm import PreferenceGLM
-    from debias.leaderboard import load_comparisons
 
-    comps = load_comparisons(args.path, judge=args.judge, progress=_progress())
+    if args.out.suffix.lower() != ".csv":
+        raise ParameterError(
+            f"--out {args.out}: the difficulty is written as CSV; use a .csv name."
+        )
+    _check_writable(args.out)
+    from debias.atomic import check_not_input
+
+    check_not_input(args.out, _inputs(args))
+    comps = _read(args)
+    preset = args.preset or (None if args.formula else "length_controlled_noreg")
     glm = PreferenceGLM(
-        formula=args.formula, preset=args.preset or "length_controlled_noreg", difficulty="fit"
+        formula=args.formula, preset=preset, difficulty="fit", progress=not args.quiet
     )
     glm.fit(comps)
     if glm.difficulty_ is None:
-        raise DebiasError("the formula has no 'difficulty' term: nothing to fit")
+        raise InputError("the formula has no 'difficulty' term: nothing to fit")
     order = comps.instruction_order if args.layout == "index" else None
     if args.layout == "index" and order is None:
-        raise DebiasError(
+        raise InputError(
             "--layout index needs the evaluation set's order (the baseline's model_outputs.json)"
         )
+    _note(args, f"writing {args.out}…")
     glm.difficulty_.to_csv(args.out, instruction_order=order)
     print(f"wrote the difficulty of {len(glm.difficulty_)} instructions to {args.out}")
 
 
 def _cmd_audit(args: argparse.Namespace) -> None:
-    from debias.audit import run_audit
+    from debias.atomic import check_not_input
+    from debias.audit import audit, check_audit_dir
 
-    report = run_audit(args.path, judge=args.judge, out_dir=args.out, level=args.level)
+    check_audit_dir(args.out)
+    if not args.out.exists():
+        _check_writable(args.out)
+    check_not_input(args.out, _inputs(args))
+    comps = _read(args)
+    report = audit(comps, level=args.level, out=None, progress=not args.quiet)
+    _note(args, f"writing {args.out}…")
+    report.write(args.out)
     print(report.verdict)
     print(f"report: {Path(args.out) / 'report.md'} (and report.html, audit.json, PNGs)")
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
+    from debias.audit import check_audit_dir
     from debias.datasets import load_example_tree
     from debias.leaderboard import leaderboard, to_markdown, write_table
 
     out = Path(args.out)
+    check_audit_dir(out / "audit")
     root = load_example_tree(out / "data")
     print(f"example data (a simulated judge with a known length bias): {root}")
-    table = leaderboard(root, preset="length_controlled_noreg", progress=_progress())
+    table = leaderboard(root, preset="length_controlled_noreg", progress=not args.quiet)
     path = write_table(table, out / "leaderboard.csv")
     print(_caption(table))
     print(to_markdown(table), end="")
@@ -305,16 +705,53 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         from debias.audit import run_audit
     except ImportError:  # pragma: no cover - audit not installed
         return
-    report = run_audit(root, out_dir=out / "audit")
+    report = run_audit(root, out_dir=out / "audit", progress=not args.quiet)
     print(report.verdict)
     print(
         f"audit report and plots: {out / 'audit' / 'report.md'} (also report.html, audit.json, *.png)"
     )
 
 
-def _progress() -> bool:
-    """Progress bars on stderr when a person is watching (a terminal), not in logs or pipes."""
-    return sys.stderr.isatty()
+# --------------------------------------------------------------------------- errors
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+
+def _one_line(exc: BaseException) -> tuple[str, int]:
+    """The one-line message and exit code of an exception."""
+    if isinstance(exc, DebiasError):
+        text = str(exc).strip().splitlines()
+        return to_cli_message(text[0] if text else type(exc).__name__), 2
+    if isinstance(exc, OSError):
+        what = _OS_HINTS.get(exc.errno) or exc.strerror or str(exc) or type(exc).__name__
+        where = exc.filename if exc.filename is not None else ""
+        if exc.filename2 is not None:
+            where = f"{where} -> {exc.filename2}"
+        return (f"{where}: {what}" if where else str(what)), 2
+    if isinstance(exc, UnicodeError):
+        return f"text that is not valid Unicode/UTF-8 ({exc}); fix or re-encode the file.", 2
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to read (deeply nested JSON?).", 2
+    if isinstance(exc, MemoryError):
+        return "out of memory: the input is too large for this machine.", 2
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return f"internal error ({detail}); run with --debug for the traceback.", 1
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    text = str(message)
+    return f"warning: {to_cli_message(text)}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,20 +760,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     previous_format = warnings.formatwarning
     warnings.formatwarning = _format_warning
+    stderr = sys.stderr
+    if not args.quiet and not stderr.isatty():
+        sys.stderr = _LineProgress(stderr)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("always", DebiasWarning)
+            warnings.simplefilter("default", DebiasWarning)
             args.func(args)
-    except (DebiasError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except KeyboardInterrupt:
         if args.debug:
             raise
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"debias {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"debias {args.command}: interrupted", file=stderr)
         return 130
+    except BrokenPipeError:  # `debias leaderboard ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        if args.debug:
+            raise
+        message, code = _one_line(exc)
+        print(f"debias {args.command}: error: {message}", file=stderr)
+        return code
     finally:
+        sys.stderr = stderr
         warnings.formatwarning = previous_format
     return 0
 

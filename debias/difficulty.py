@@ -101,14 +101,17 @@ class Difficulty:
         the reference's layout ``index,instruction_difficulty``; otherwise
         ``instruction,difficulty,std_error``.
         """
+        from debias.atomic import write_text  # temp file + rename: never half-written
+
         path = Path(path)
         if instruction_order is not None:
             order = list(instruction_order)
-            pd.DataFrame(
+            frame = pd.DataFrame(
                 {"index": np.arange(len(order)), "instruction_difficulty": self.lookup(order)}
-            ).to_csv(path, index=False)
+            )
         else:
-            self.to_frame().to_csv(path, index=False)
+            frame = self.to_frame()
+        write_text(path, frame.to_csv(index=False, lineterminator="\n"))
         return path
 
     @classmethod
@@ -187,6 +190,32 @@ def fit_joint(*args, **kwargs) -> JointFit:
         return _fit_joint(*args, **kwargs)
 
 
+def _stage1_reporter(progress, n_models: int, n_instructions: int):
+    """``report(n_iter, step)`` for :func:`_fit_joint`; ``report(None, None)`` closes."""
+    if callable(progress):
+        return lambda n_iter, step: n_iter is None or progress(n_iter, step)
+    if not progress:
+        return lambda n_iter, step: None
+    import sys
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        desc=f"stage 1: difficulty of {n_instructions} instructions ({n_models} models)",
+        unit=" steps",
+        file=sys.stderr,
+    )
+
+    def report(n_iter, step):
+        if n_iter is None:
+            bar.close()
+        else:
+            bar.set_postfix_str(f"change {step:.1e}", refresh=False)
+            bar.update()
+
+    return report
+
+
 def _fit_joint(
     X: np.ndarray,
     y: np.ndarray,
@@ -201,6 +230,7 @@ def _fit_joint(
     tol: float = 1e-9,
     max_iter: int = 100,
     init: tuple[np.ndarray, np.ndarray] | None = None,
+    progress=False,
 ) -> JointFit:
     """Joint soft-label logistic fit of per-model coefficients and shared γ.
 
@@ -218,6 +248,9 @@ def _fit_joint(
         Optional ridge ``l2 * sum(γ**2)`` (0: plain maximum likelihood).
     init : (ndarray, ndarray), optional
         Starting coefficients and γ (a warm start, e.g. in a bootstrap).
+    progress : bool or callable, default False
+        ``True``: a progress line per Newton step on stderr; a callable is called as
+        ``progress(n_iter, step)`` after each step (``step``: the largest change).
 
     Returns
     -------
@@ -259,6 +292,7 @@ def _fit_joint(
         return float(np.sum(w * (softplus(eta) - y * eta)) + l2 * np.sum(gamma**2)), eta
 
     f, eta = objective(B, gamma)
+    report = _stage1_reporter(progress, G, I)
     converged = False
     n_iter = 0
     S_free = None
@@ -299,9 +333,11 @@ def _fit_joint(
             t /= 2
         B, gamma, f, eta = B - t * dB, gamma - t * dgamma, f_new, eta_new
         step = t * max(np.max(np.abs(dB)), np.max(np.abs(dgamma)))
+        report(n_iter, step)
         if step <= tol * (1 + max(np.max(np.abs(B)), np.max(np.abs(gamma)))):
             converged = True
             break
+    report(None, None)
     se = np.full(I, np.nan)
     if S_free is not None:
         try:

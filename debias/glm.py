@@ -14,6 +14,7 @@ reference's exact procedure for reproducing published figures.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from debias import mediators as _mediators
 from debias.data import Comparisons
 from debias.difficulty import Difficulty, fit_joint
-from debias.errors import DataWarning, InputError, ParameterError, check_param
+from debias.errors import DataWarning, FitWarning, InputError, ParameterError, check_param
 from debias.formula import DIFFICULTY, Design, FormulaSpec, model_frame, resolve_formula
 from debias.params import GLM_CONSTRAINTS, Interval, validate
 from debias.results import ModelResults
@@ -66,7 +67,10 @@ class PreferenceGLM(BaseEstimator):
     solver : {"newton", "cvxpy", "alpaca_eval"}, default "newton"
         ``newton``: batched exact fit of all models at once; ``cvxpy``: general
         penalties and constraints; ``alpaca_eval``: the reference's exact procedure
-        (L1, C by grouped 5-fold CV).
+        (L1, C by grouped 5-fold CV). It differs from the default in one more way, as
+        the reference does: rows without a preference (NaN) stay in the model's length
+        SD and in its LC average (with zero weight in the fit); the other solvers
+        leave them out of everything.
     penalty : {None, "l1", "l2"}, default None
         Extra penalty on the slopes (not on the strength); ``l1`` needs cvxpy.
     alpha : float, default 0.0
@@ -79,6 +83,12 @@ class PreferenceGLM(BaseEstimator):
         (SD ≈ 2.2 logits) that keeps instructions every model wins or loses finite.
         0 is the plain maximum-likelihood fit (on the 46 local AlpacaEval models it
         correlates 0.79 with the published γ, against 0.87 with the default).
+    compat_folds : {"sklearn-1.4", "current"}, default "sklearn-1.4"
+        ``solver="alpaca_eval"`` only: whose GroupKFold fold assignment chooses the
+        CV's C (:func:`debias.compat.group_kfold`). ``"sklearn-1.4"``: the 2024 stack
+        that made the published AlpacaEval 2.0 numbers (scikit-learn 1.4, numpy 1.26);
+        ``"current"``: scikit-learn ≥ 1.9, what alpaca-eval 0.6.6 runs when installed
+        today. The C sits on a flat CV curve, so the two differ by up to ~0.15 points.
     progress : bool, default False
         Show a progress bar for per-model loops.
 
@@ -119,6 +129,7 @@ class PreferenceGLM(BaseEstimator):
         alpha: float = 0.0,
         bounds: dict | None = None,
         difficulty_l2: float = 0.1,
+        compat_folds: str = "sklearn-1.4",
         progress: bool = False,
     ):
         self.formula = formula
@@ -133,6 +144,7 @@ class PreferenceGLM(BaseEstimator):
         self.alpha = alpha
         self.bounds = bounds
         self.difficulty_l2 = difficulty_l2
+        self.compat_folds = compat_folds
         self.progress = progress
 
     # ------------------------------------------------------------------ checks
@@ -159,6 +171,14 @@ class PreferenceGLM(BaseEstimator):
                 "solver='alpaca_eval' is the reference's exact procedure: it takes no penalty, "
                 "bounds or regularize_mode."
             )
+        from debias.compat import FOLD_ASSIGNMENTS
+
+        check_param(
+            "compat_folds",
+            self.compat_folds,
+            f"one of {FOLD_ASSIGNMENTS}",
+            isinstance(self.compat_folds, str) and self.compat_folds in FOLD_ASSIGNMENTS,
+        )
 
     # ------------------------------------------------------------------ fit
     def _reset(self) -> None:
@@ -195,16 +215,31 @@ class PreferenceGLM(BaseEstimator):
         # the rows that enter the fit, without copying the answers' text (memory: the text
         # is only needed for the mediators, computed once on the caller's table)
         keep_cols = ["instruction", "model", "baseline", "preference", "position"]
-        rows = data.loc[has_verdict, keep_cols].reset_index(drop=True)
-        if rows.empty:
+        in_rows = has_verdict
+        if self.solver == "alpaca_eval":
+            # the reference keeps rows without a preference in the length SD and the LC
+            # average (they get zero weight in the fit below)
+            judged = data.loc[has_verdict, "model"].unique()
+            in_rows = data["model"].isin(judged).to_numpy()
+        rows = data.loc[in_rows, keep_cols].reset_index(drop=True)
+        if not has_verdict.any():
             raise InputError(f"{comparisons.source}: no judgment has a preference; nothing to fit.")
         lam = self.spec_.regularize if self.lam is None else float(self.lam)
         self.lam_ = lam
 
         reg_rows, reg_features = self._regularization_rows(comparisons, baseline, lam)
         features = _mediators.compute_mediators(data, sorted(self.spec_.mediators))
-        features = features.loc[has_verdict].reset_index(drop=True)
+        features = features.loc[in_rows].reset_index(drop=True)
         gamma_rows, gamma_reg = self._difficulty(comparisons, rows, features, reg_rows)
+        if self.solver == "alpaca_eval":
+            from debias.compat import warn_unless_reference_inputs
+
+            warn_unless_reference_inputs(
+                uses_difficulty=self.spec_.uses_difficulty,
+                difficulty=self.difficulty_,
+                lam=lam,
+                reg_rows=reg_rows,
+            )
 
         frame = model_frame(rows, self.spec_, gamma_rows, features)
         parts = [frame]
@@ -228,13 +263,18 @@ class PreferenceGLM(BaseEstimator):
         group = code.get_indexer(rows["model"][is_fit])
         y = rows["preference"].to_numpy(float)[is_fit]
         w = np.ones(len(y))
+        no_verdict = np.isnan(y)  # only with solver="alpaca_eval" (see in_rows)
+        y[no_verdict], w[no_verdict] = 0.5, 0.0
         Xf = X[is_fit]
         instr = rows["instruction"].to_numpy()[is_fit]
         frame_fit = frame[is_fit]
 
         self._stage2_data_ = (Xf, y, w, group, fit_models, Xr, reg_rows)
+        if self.progress:
+            print(f"stage 2: fitting {len(fit_models)} models ({self.solver})…", file=sys.stderr)
         coef, hess, conv, fixed = self._stage2(Xf, y, w, group, fit_models, Xr, reg_rows)
         self.results_ = {}
+        bounds = self._bounds_arrays(len(self.columns_)) if self.bounds else (None, None)
         for g, m in enumerate(fit_models):
             idx = np.flatnonzero(group == g)
             self.results_[m] = ModelResults(
@@ -251,6 +291,12 @@ class PreferenceGLM(BaseEstimator):
                 converged=bool(conv[g]),
                 fixed=fixed[g],
                 X=Xf[idx],
+                status=self._solver_status(g, bool(conv[g])),
+                penalty=self.penalty if self.alpha else None,
+                alpha=float(self.alpha),
+                regularization=self._regularization_text(g),
+                lower=bounds[0],
+                upper=bounds[1],
             )
         if self.difficulty_ is not None and self.difficulty_.source == "fit":
             from debias.two_stage import TwoStageInfluence
@@ -272,22 +318,24 @@ class PreferenceGLM(BaseEstimator):
 
     # ------------------------------------------------------------------ pieces
     def _regularization_rows(self, comparisons, baseline, lam):
-        """Rows of the baseline's own variants (canonical columns) and their features."""
+        """Rows of the baseline's own variants (canonical columns) and their features.
+
+        Without variants (none given, none named ``<baseline>_verbose/_concise``, or
+        ``regularize="pool"``), sets ``pool_``: stage 2 then pools the slopes across the
+        models (:mod:`debias.pooling`) instead of fitting them unregularised.
+        """
+        self.pool_ = False
         if lam == 0:
             return None, None
         reg = self.regularize
+        if isinstance(reg, str) and reg == "pool":
+            self.pool_ = self._can_pool(comparisons, baseline, lam, asked=True)
+            return None, None
         if reg is None:
             names = [f"{baseline}_verbose", f"{baseline}_concise"]
             present = [n for n in names if n in comparisons.models]
             if not present:
-                warnings.warn(
-                    f"The preset regularises toward the baseline's own variants (lam={lam}), but "
-                    f"none were given and no model is named {names[0]!r} or {names[1]!r}: fitting "
-                    "without regularisation (as length_controlled_noreg). Pass regularize=... "
-                    "(annotations of the variants, or a df_gamed table) or lam=0 to silence this.",
-                    DataWarning,
-                    stacklevel=3,
-                )
+                self.pool_ = self._can_pool(comparisons, baseline, lam, asked=False)
                 return None, None
             reg = comparisons.select(models=present)
         if isinstance(reg, (str, Path)):
@@ -312,6 +360,38 @@ class PreferenceGLM(BaseEstimator):
             "The 'regularize' parameter must be None, a Comparisons, a df_gamed DataFrame or a "
             f"path. Got {type(reg).__name__} instead."
         )
+
+    def _can_pool(self, comparisons, baseline, lam, asked: bool) -> bool:
+        """Whether stage 2 can pool the slopes; warns (and fits unregularised) when not."""
+        from debias.pooling import MIN_OTHERS
+
+        n_models = sum(m != baseline for m in comparisons.models)
+        why = None
+        if self.solver == "alpaca_eval":
+            why = "the reference's solver (solver='alpaca_eval') has no pooling"
+        elif self.penalty is not None or self.bounds:
+            why = "a penalty or bounds were given (penalty=, bounds=)"
+        elif n_models < MIN_OTHERS + 1:
+            why = (
+                f"pooling the slopes needs at least {MIN_OTHERS + 1} models besides the "
+                f"baseline (found {n_models})"
+            )
+        if why is None:
+            return True
+        what = (
+            "regularize='pool' was asked"
+            if asked
+            else f"no model is named {baseline + '_verbose'!r} or {baseline + '_concise'!r}"
+        )
+        warnings.warn(
+            f"The preset regularises the slopes (lam={lam}), but {what} and {why}: fitting "
+            "without regularisation (as length_controlled_noreg). Pass regularize=... "
+            "(annotations of the baseline's variants, or a df_gamed table) or lam=0 to silence "
+            "this.",
+            DataWarning,
+            stacklevel=4,
+        )
+        return False
 
     def _df_gamed_rows(self, table: pd.DataFrame, lam: float):
         need = {"model", "preference", "std_delta_len"}
@@ -421,7 +501,7 @@ class PreferenceGLM(BaseEstimator):
             uses_difficulty=False,
             desc=patsy.ModelDesc([], terms),
         )
-        keep = rows["model"].to_numpy() != self.baseline_
+        keep = (rows["model"].to_numpy() != self.baseline_) & rows["preference"].notna().to_numpy()
         r, f = rows[keep], features[keep]
         if r["model"].nunique() < 2:
             raise InputError(
@@ -446,6 +526,7 @@ class PreferenceGLM(BaseEstimator):
             int(mcodes.max()) + 1,
             len(instr_index),
             l2=self.difficulty_l2,
+            progress=self.progress,
         )
         self.stage1_ = jf
         return Difficulty(
@@ -454,6 +535,7 @@ class PreferenceGLM(BaseEstimator):
 
     def _stage2(self, X, y, w, group, names, Xr, reg_rows):
         G, k = len(names), X.shape[1]
+        self._stage2_status_ = None  # set per model by the cvxpy / reference branches
         if G == 0:
             return np.zeros((0, k)), np.zeros((0, k, k)), np.zeros(0, bool), np.zeros((0, k), bool)
         shared = (None, None, None)
@@ -473,6 +555,17 @@ class PreferenceGLM(BaseEstimator):
             n_per = np.bincount(group, minlength=G).astype(float)
             l2 = None  # per-model strength below
             self._penalty_scale = self.lam_ * n_per
+        self.pooling_ = None
+        if getattr(self, "pool_", False) and Xr is None:
+            # partial pooling: each slope ~ N(mu_j, tau_j^2) across the judge's models, mu and
+            # tau estimated here (so a bootstrap replicate re-estimates them); penalty
+            # (b_j - mu_j)^2 / (2 tau_j^2), i.e. l2_j = 1 / (2 tau_j^2) toward mu_j
+            from debias.pooling import estimate_pooling
+
+            self.pooling_ = estimate_pooling(Problem(X, y, w, group, G), penalize)
+            if self.pooling_ is not None:
+                l2 = self.pooling_.l2 * penalize
+                center = self.pooling_.center
         if self.solver == "newton":
             if l2 is None:
                 # explicit penalty toward the variants' slopes: lam * n_m * ||b - c||^2
@@ -497,11 +590,14 @@ class PreferenceGLM(BaseEstimator):
                 Problem(X, y, w, group, G, *shared),
                 l2=l2,
                 penalize=penalize,
+                center=center,
                 names=names,
                 columns=self.columns_,
             )
             return res.coef, res.hessian, res.converged, res.fixed
         coef = np.zeros((G, k))
+        status = [""] * G  # the solver's own verdict per model (see _StatusRecorder)
+        self._stage2_status_ = status
         it = range(G)
         if self.progress:
             it = tqdm(it, desc=f"fitting ({self.solver})", unit="model")
@@ -513,41 +609,51 @@ class PreferenceGLM(BaseEstimator):
             if self.solver == "cvxpy":
                 lo, hi = self._bounds_arrays(k)
                 l2g = self._penalty_scale[g] if l2 is None else l2
-                coef[g] = fit_cvxpy(
-                    Xg,
-                    yg,
-                    wg,
-                    l1=self.alpha if self.penalty == "l1" else 0.0,
-                    l2=l2g,
-                    penalize=penalize,
-                    center=center,
-                    lower=lo,
-                    upper=hi,
-                    name=names[g],
-                )
+                if np.ndim(l2g) == 2:  # per-model priors (pooling)
+                    l2g = l2g[g]
+                with _StatusRecorder(status, g, "cvxpy"):
+                    coef[g] = fit_cvxpy(
+                        Xg,
+                        yg,
+                        wg,
+                        l1=self.alpha if self.penalty == "l1" else 0.0,
+                        l2=l2g,
+                        penalize=penalize,
+                        center=center[g] if np.ndim(center) == 2 else center,
+                        lower=lo,
+                        upper=hi,
+                        name=names[g],
+                    )
             else:
                 from debias.compat import fit_alpaca_eval
 
-                n_splits = min(5, int(sel.sum()))
+                # rows without a preference (zero weight) leave the fit, as in the reference
+                judged = w[sel] > 0
+                n_judged = int(judged.sum())
+                keep = np.r_[np.ones(len(Xg) - len(judged), bool), judged]
+                Xg, yg, wg = Xg[keep], yg[keep], wg[keep]
+                n_splits = min(5, n_judged)
                 if n_splits < 2:
                     raise InputError(
-                        f"Model {names[g]!r} has {int(sel.sum())} judgment(s): the reference's "
+                        f"Model {names[g]!r} has {n_judged} judgment(s): the reference's "
                         "cross-validation needs at least 2. Use the default solver."
                     )
                 if n_splits < 5:
                     warnings.warn(
-                        f"Model {names[g]!r} has only {int(sel.sum())} judgments: cross-validating "
+                        f"Model {names[g]!r} has only {n_judged} judgments: cross-validating "
                         f"with {n_splits} folds instead of the reference's 5 (where it crashes).",
                         DataWarning,
                         stacklevel=3,
                     )
-                coef[g] = fit_alpaca_eval(
-                    Xg,
-                    yg,
-                    wg,
-                    columns=self.columns_,
-                    n_splits=n_splits if not mode_rows else 5,
-                )
+                with _StatusRecorder(status, g, "liblinear"):
+                    coef[g] = fit_alpaca_eval(
+                        Xg,
+                        yg,
+                        wg,
+                        columns=self.columns_,
+                        n_splits=n_splits if not mode_rows else 5,
+                        folds=self.compat_folds,
+                    )
         # Hessians at the solution (bread of the sandwich), with regularisation rows.
         from scipy.special import expit
 
@@ -561,13 +667,13 @@ class PreferenceGLM(BaseEstimator):
             hess[g] = (Xg * (wg * p * (1 - p))[:, None]).T @ Xg
             if l2 is None:
                 hess[g] += 2 * self._penalty_scale[g] * np.diag(penalize.astype(float))
-            elif l2:
-                hess[g] += 2 * l2 * np.diag(penalize.astype(float))
+            elif np.any(l2):
+                hess[g] += np.diag(2 * (l2[g] if np.ndim(l2) == 2 else l2) * penalize)
         fixed = np.zeros((G, k), bool)
         shared_varies = np.any(shared[0] != 0, axis=0) if mode_rows else np.zeros(k, bool)
         for g in range(G):
             fixed[g] = np.all(X[group == g] == 0, axis=0) & ~shared_varies
-        return coef, hess, np.ones(G, bool), fixed
+        return coef, hess, np.array([not s.startswith("not converged") for s in status]), fixed
 
     def _stage2_only(self) -> PreferenceGLM:
         """A picklable copy with just what :meth:`_stage2` needs (for parallel bootstrap)."""
@@ -581,6 +687,8 @@ class PreferenceGLM(BaseEstimator):
             "lam_",
             "columns_",
             "_penalty_scale",
+            "compat_folds",
+            "pool_",
         )
         light.__dict__.update({k: v for k, v in self.__dict__.items() if k in keep})
         light.progress = False
@@ -602,6 +710,26 @@ class PreferenceGLM(BaseEstimator):
         )
         return np.r_[0.0, res.coef[0]]
 
+    def _solver_status(self, g: int, converged: bool) -> str:
+        """Model g's convergence status in words (for ModelResults.summary)."""
+        recorded = getattr(self, "_stage2_status_", None)
+        if recorded is not None and recorded[g]:
+            return recorded[g]
+        if self.solver == "newton":
+            return "converged" if converged else "not converged: Newton step limit reached"
+        return "converged"
+
+    def _regularization_text(self, g: int) -> str | None:
+        """The smooth regularisation of model g's fit in words (None: none)."""
+        if self.regularization_ is not None and self.regularize_mode == "rows":
+            return f"the baseline's variant rows (lam={self.lam_:g})"
+        if self.regularization_ is not None:
+            return f"L2 toward the slopes on the baseline's variants (lam={self.lam_:g} x judgments)"
+        pooling = getattr(self, "pooling_", None)
+        if pooling is not None:
+            return "partial pooling: L2 toward the judge's other models' slopes (empirical Bayes)"
+        return None
+
     def _bounds_arrays(self, k):
         lo, hi = np.full(k, -np.inf), np.full(k, np.inf)
         for name, (a, b) in (self.bounds or {}).items():
@@ -621,3 +749,39 @@ class PreferenceGLM(BaseEstimator):
             else f"preset={self.preset or 'length_controlled_v1'!r}"
         )
         return f"PreferenceGLM({what}, solver={self.solver!r}, difficulty={self.difficulty!r})"
+
+
+class _StatusRecorder:
+    """Record a solver's convergence warnings as model g's status (and still show them).
+
+    cvxpy's "inaccurate" solution and scikit-learn's ConvergenceWarning (liblinear, in
+    the reference's procedure) become ``"not converged: ..."``; otherwise ``"<solver>:
+    converged"``.
+    """
+
+    def __init__(self, status: list, g: int, solver: str):
+        self.status, self.g, self.solver = status, g, solver
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings(record=True)
+        self._caught = self._cm.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        self._cm.__exit__(*exc)
+        bad = [
+            w
+            for w in self._caught
+            if type(w.message).__name__ == "ConvergenceWarning"
+            or (issubclass(w.category, FitWarning) and "inaccurate" in str(w.message))
+        ]
+        if bad:
+            first = str(bad[0].message).splitlines()[0][:120]
+            self.status[self.g] = f"not converged: {self.solver} warned {len(bad)}x ({first})"
+        else:
+            self.status[self.g] = f"{self.solver}: converged"
+        for w in self._caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return False
+

@@ -13,6 +13,10 @@ the per-model scaling statistics of the transforms (e.g. the SD in ``scaled(leng
 
 from __future__ import annotations
 
+import os
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -21,42 +25,57 @@ from tqdm.auto import tqdm
 
 from debias.counterfactual import counterfactual_designs
 from debias.difficulty import fit_joint
-from debias.errors import ParameterError, check_param
+from debias.errors import DebiasWarning, ParameterError, check_param
 
 
-def _replicates(fit, seeds, X0, at_codes, data, stage1=None) -> np.ndarray:
+def _replicates(fit, seeds, X0, at_codes, data, stage1=None) -> tuple[np.ndarray, dict]:
+    """Replicates for ``seeds``, and the warnings they raised: ``{(category, pattern):
+    [first message, number of replicates]}`` (each replicate counted once per pattern)."""
+    out = np.empty((len(seeds), len(data[4])))
+    raised: dict = {}
+    for b, s in enumerate(seeds):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out[b] = _one_replicate(fit, s, X0, at_codes, data, stage1)
+        for key, message in {_pattern(w): str(w.message) for w in caught}.items():
+            raised.setdefault(key, [message, 0])[1] += 1
+    return out, raised
+
+
+def _pattern(w: warnings.WarningMessage) -> tuple[type, str]:
+    """A warning's category and its message with the numbers masked (one key per kind)."""
+    return w.category, re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", str(w.message))
+
+
+def _one_replicate(fit, s, X0, at_codes, data, stage1) -> np.ndarray:
     X, y, w, group, names, Xr, reg_rows = data
     codes, n_instr = at_codes
-    out = np.empty((len(seeds), len(names)))
-    counts_per_group = None
-    X, X0 = X.copy(), X0.copy()
-    for b, s in enumerate(seeds):
-        rng = np.random.default_rng(s)
-        counts = rng.multinomial(n_instr, np.full(n_instr, 1.0 / n_instr)).astype(float)
-        wb = w * counts[codes]
-        if stage1 is not None:  # refit the difficulty on the replicate, warm-started
-            jd, keep, l2, init = stage1
-            jf = fit_joint(
-                X[:, keep],
-                y,
-                wb,
-                group,
-                codes,
-                len(names),
-                n_instr,
-                l2=max(l2, 1e-6),
-                init=init,
-                tol=1e-7,
-            )
-            X[:, jd] = jf.gamma[codes]
-            X0[:, jd] = jf.gamma[codes]
-        coef, *_ = fit._stage2(X, y, wb, group, names, Xr, reg_rows)
-        p0 = expit(np.einsum("ij,ij->i", X0, coef[group]))
-        num = np.bincount(group, weights=wb * p0, minlength=len(names))
-        counts_per_group = np.bincount(group, weights=wb, minlength=len(names))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[b] = num / counts_per_group
-    return out
+    X, X0 = (X.copy(), X0.copy()) if stage1 is not None else (X, X0)
+    rng = np.random.default_rng(s)
+    counts = rng.multinomial(n_instr, np.full(n_instr, 1.0 / n_instr)).astype(float)
+    wb = w * counts[codes]
+    if stage1 is not None:  # refit the difficulty on the replicate, warm-started
+        jd, keep, l2, init = stage1
+        jf = fit_joint(
+            X[:, keep],
+            y,
+            wb,
+            group,
+            codes,
+            len(names),
+            n_instr,
+            l2=max(l2, 1e-6),
+            init=init,
+            tol=1e-7,
+        )
+        X[:, jd] = jf.gamma[codes]
+        X0[:, jd] = jf.gamma[codes]
+    coef, *_ = fit._stage2(X, y, wb, group, names, Xr, reg_rows)
+    p0 = expit(np.einsum("ij,ij->i", X0, coef[group]))
+    num = np.bincount(group, weights=wb * p0, minlength=len(names))
+    counts_per_group = np.bincount(group, weights=wb, minlength=len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / counts_per_group
 
 
 def _stage1_refit(fit, codes, uniques):
@@ -70,6 +89,43 @@ def _stage1_refit(fit, codes, uniques):
     keep = [j for j in range(len(cols)) if j != jd]
     gamma0 = fit.difficulty_.values.reindex(uniques).to_numpy(float)
     return jd, keep, float(fit.difficulty_l2), (fit.stage1_.coef, gamma0)
+
+
+def _report_replicate_warnings(raised: dict, n_boot: int) -> None:
+    """Show each kind of warning the replicates raised once, with how many raised it."""
+    for (category, _), (message, count) in raised.items():
+        warnings.warn(
+            f"{message} (in {count} of {n_boot} bootstrap replicates"
+            + ("; numbers from the first)" if any(c.isdigit() for c in message) else ")"),
+            category,
+            stacklevel=4,
+        )
+
+
+def cap_n_jobs(n_jobs: int) -> int:
+    """``n_jobs`` checked and capped at the number of cores (joblib's -1 = all cores).
+
+    Examples
+    --------
+    >>> cap_n_jobs(1)
+    1
+    >>> cap_n_jobs(0)
+    Traceback (most recent call last):
+    ...
+    debias.errors.ParameterError: The 'n_jobs' parameter must be a nonzero int (-1: all cores). Got 0 instead.
+    """
+    ok = isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool) and n_jobs != 0
+    check_param("n_jobs", n_jobs, "a nonzero int (-1: all cores)", ok)
+    cores = os.cpu_count() or 1
+    n_jobs = int(n_jobs)
+    if n_jobs > cores:
+        warnings.warn(
+            f"n_jobs={n_jobs} is more than the {cores} cores of this machine; using {cores}.",
+            DebiasWarning,
+            stacklevel=3,
+        )
+        return cores
+    return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
 
 
 def bootstrap(
@@ -104,6 +160,7 @@ def bootstrap(
         ``n_boot`` rows, one column per model (the baseline at exactly 0.5), in [0, 1].
     """
     check_param("n_boot", n_boot, "an int >= 2", isinstance(n_boot, int) and n_boot >= 2)
+    n_jobs = cap_n_jobs(n_jobs)
     if fit.solver == "alpaca_eval":
         raise ParameterError(
             "se='bootstrap' refits every model once per replicate; with the reference's "
@@ -129,11 +186,14 @@ def bootstrap(
     jobs = (delayed(_replicates)(light, c, X0, (codes, len(uniques)), data, stage1) for c in chunks)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     bar = tqdm(total=n_boot, desc="bootstrap", unit="rep", disable=not progress)
-    parts = []
-    for part in results:
+    parts, raised = [], {}
+    for part, part_raised in results:
         parts.append(part)
+        for key, (message, count) in part_raised.items():
+            raised.setdefault(key, [message, 0])[1] += count
         bar.update(len(part))
     bar.close()
+    _report_replicate_warnings(raised, n_boot)
     boot = pd.DataFrame(np.vstack(parts), columns=names)
     if fit.baseline_ in fit.models_:
         boot[fit.baseline_] = 0.5

@@ -1001,12 +1001,13 @@ def _json_bytes(records: list[dict[str, Any]], indent: int | None) -> bytes:
 def _write_json(
     path: Path, records: list[dict[str, Any]], *, compress: bool, indent: int | None
 ) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from debias.atomic import write_bytes
+
     data = _json_bytes(records, indent)
     if compress:
         path = path.with_name(path.name + ".gz")
         data = gzip.compress(data, compresslevel=9, mtime=0)
-    path.write_bytes(data)
+    write_bytes(path, data)  # temp file + rename: never half-written
     return path
 
 
@@ -1103,7 +1104,9 @@ def write_alpaca_eval_tree(
     ----------
     sim : Simulation
     out : str or Path
-        Root directory (created if needed; existing files are overwritten).
+        Root directory. A new or empty one is built under a temporary name and renamed
+        into place, so an interrupted write leaves no tree that reads as complete; in an
+        existing tree (e.g. a second judge) each file is replaced atomically.
     judge : str, optional
         Judge directory and ``annotator`` name (default: the simulation's judge,
         ``"simulated_judge"``).
@@ -1154,6 +1157,19 @@ def write_alpaca_eval_tree(
         if unknown:
             raise ParameterError(f"The 'models' parameter names unknown model(s) {unknown}.")
         records = {m: records[m] for m in models}
+    if not root.exists() or (root.is_dir() and not any(root.iterdir())):
+        from debias.atomic import atomic_dir
+
+        with atomic_dir(root) as tmp:
+            _write_tree(sim, tmp, judge, records, compress, truth_file, difficulty_file, indent)
+        return root
+    _write_tree(sim, root, judge, records, compress, truth_file, difficulty_file, indent)
+    return root
+
+
+def _write_tree(sim, root, judge, records, compress, truth_file, difficulty_file, indent) -> None:
+    from debias.atomic import write_text
+
     for model, recs in records.items():
         _write_json(
             root / "results" / model / judge / "annotations.json",
@@ -1169,7 +1185,7 @@ def write_alpaca_eval_tree(
         indent=indent,
     )
     if truth_file:
-        sim.truth.to_csv(root / truth_file, index=False)
+        write_text(root / truth_file, sim.truth.to_csv(index=False, lineterminator="\n"))
     if difficulty_file:
         diff = pd.DataFrame(
             {
@@ -1177,8 +1193,7 @@ def write_alpaca_eval_tree(
                 "instruction_difficulty": sim.difficulty.to_numpy(),
             }
         )
-        diff.to_csv(root / difficulty_file, index=False)
-    return root
+        write_text(root / difficulty_file, diff.to_csv(index=False, lineterminator="\n"))
 
 
 def baseline_outputs(sim: Simulation) -> list[dict[str, Any]]:
