@@ -103,7 +103,22 @@ class NewtonResult:
 
 def _penalty_terms(B, l2, mask, center):
     diff = (B - center) * mask
-    return l2 * np.sum(diff**2, axis=1), 2 * l2 * diff
+    return np.sum(l2 * diff**2, axis=1), 2 * l2 * diff
+
+
+def _penalty_strengths(l2, shape: tuple[int, int]) -> np.ndarray:
+    """``l2`` (a float, or one per coefficient ``(k,)``, per model ``(G, 1)`` or ``(G, k)``)
+    as a checked ``(G, k)`` array."""
+    try:
+        out = np.broadcast_to(np.asarray(l2, dtype=float), shape)
+    except ValueError:
+        raise ParameterError(
+            f"The 'l2' parameter must be a float or an array broadcastable to {shape}. "
+            f"Got shape {np.shape(l2)} instead."
+        ) from None
+    if not np.all(np.isfinite(out)) or (out < 0).any():
+        raise ParameterError(f"The 'l2' parameter must be in [0, inf). Got {l2!r} instead.")
+    return out
 
 
 def fit_newton(problem: Problem, **kwargs) -> NewtonResult:
@@ -116,7 +131,7 @@ def fit_newton(problem: Problem, **kwargs) -> NewtonResult:
 def _fit_newton(
     problem: Problem,
     *,
-    l2: float = 0.0,
+    l2: float | np.ndarray = 0.0,
     penalize: np.ndarray | None = None,
     center: np.ndarray | None = None,
     tol: float = 1e-10,
@@ -129,8 +144,11 @@ def _fit_newton(
     Parameters
     ----------
     problem : Problem
-    l2 : float
-        Penalty ``l2 * sum_j penalize_j * (b_j - center_j)**2`` added to each model.
+    l2 : float or ndarray
+        Penalty ``sum_j l2_j * penalize_j * (b_j - center_j)**2`` added to each model: one
+        strength for all, or one per coefficient ``(k,)``, per model ``(G, 1)`` or both
+        ``(G, k)`` (e.g. the partial-pooling penalty ``1 / (2 tau_j**2)``,
+        :mod:`debias.pooling`).
     penalize : ndarray of bool, shape (k,), optional
         Which coefficients the L2 penalty applies to (default: all but the first).
     center : ndarray, shape (k,) or (G, k), optional
@@ -155,8 +173,7 @@ def _fit_newton(
     True
     """
     G, k = problem.n_groups, problem.k
-    if l2 < 0:
-        raise ParameterError(f"The 'l2' parameter must be a float in [0, inf). Got {l2!r} instead.")
+    l2 = _penalty_strengths(l2, (G, k))
     mask = np.ones(k) if penalize is None else np.asarray(penalize, dtype=float)
     if penalize is None:
         mask[0] = 0.0
@@ -190,7 +207,7 @@ def _fit_newton(
             return f, None, None
         g = problem.group_sum((w * (p - y))[:, None] * X) + pen_g
         H = problem.group_sum((w * p * (1 - p))[:, None] * XX).reshape(G, k, k)
-        H += 2 * l2 * np.einsum("j,jl->jl", mask, np.eye(k))[None]
+        H += 2 * (l2 * mask)[:, :, None] * np.eye(k)[None]
         if problem.shared_X is not None:
             ps = expit(eta_s)
             g += ((ws * (ps - ys)).T) @ problem.shared_X
@@ -286,8 +303,10 @@ def fit_cvxpy(
     ----------
     X, y, w : ndarray
         Rows of the model's problem (include any regularisation rows here).
-    l1, l2 : float
-        Penalty strengths (>= 0).
+    l1 : float
+        L1 penalty strength (>= 0).
+    l2 : float or ndarray
+        L2 penalty strength (>= 0), one for all or one per coefficient ``(k,)``.
     penalize : ndarray of bool, optional
         Which coefficients are penalised (default: all but the first, the strength).
     center : ndarray, optional
@@ -320,11 +339,9 @@ def fit_cvxpy(
 
     X = np.asarray(X, dtype=float)
     n, k = X.shape
-    for label, val in (("l1", l1), ("l2", l2)):
-        if val < 0:
-            raise ParameterError(
-                f"The {label!r} parameter must be a float in [0, inf). Got {val!r} instead."
-            )
+    if l1 < 0:
+        raise ParameterError(f"The 'l1' parameter must be a float in [0, inf). Got {l1!r} instead.")
+    l2 = _penalty_strengths(l2, (1, k))[0]
     mask = np.ones(k) if penalize is None else np.asarray(penalize, dtype=float)
     if penalize is None:
         mask[0] = 0.0
@@ -336,8 +353,8 @@ def fit_cvxpy(
     obj = loss
     if l1:
         obj = obj + l1 * cp.norm1(cp.multiply(mask, b - c))
-    if l2:
-        obj = obj + l2 * cp.sum_squares(cp.multiply(mask, b - c))
+    if l2.any():
+        obj = obj + cp.sum(cp.multiply(l2 * mask**2, cp.square(b - c)))
     cons = []
     if lower is not None:
         lo = np.asarray(lower, dtype=float)
@@ -400,14 +417,14 @@ def _polish(b, X, y, w, l1, l2, mask, c, lower, upper, steps: int = 8, eps: floa
 
     def objective(beta):
         eta = X @ beta
-        pen = l1 * np.sum(mask * np.abs(beta - c)) + l2 * np.sum((mask * (beta - c)) ** 2)
+        pen = l1 * np.sum(mask * np.abs(beta - c)) + np.sum(l2 * (mask * (beta - c)) ** 2)
         return np.sum(w * (softplus(eta) - y * eta)) + pen
 
     f0 = objective(b)
     for _ in range(steps):
         p = expit(X @ b)
         g = X.T @ (w * (p - y)) + l1 * mask * sign + 2 * l2 * mask**2 * (b - c)
-        H = (X * (w * p * (1 - p))[:, None]).T @ X + 2 * l2 * np.diag(mask**2)
+        H = (X * (w * p * (1 - p))[:, None]).T @ X + np.diag(2 * l2 * mask**2)
         try:
             step = np.linalg.solve(H[np.ix_(free, free)], g[free])
         except np.linalg.LinAlgError:
