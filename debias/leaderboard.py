@@ -23,6 +23,7 @@ COLUMNS = (
     "lc_standard_error",
     "lc_ci_low",
     "lc_ci_high",
+    "lc_note",
     "avg_length",
 )
 
@@ -120,6 +121,8 @@ def leaderboard(
     regularize=None,
     lam: float | None = None,
     compat: str | None = None,
+    compat_folds: str | None = None,
+    reference_inputs: str | None = None,
     difficulty_join: str | None = None,
     se: str = "sandwich",
     level: float = 0.95,
@@ -148,7 +151,19 @@ def leaderboard(
     lam : float, optional
         Regularisation weight (default: the preset's).
     compat : {None, "alpaca_eval"}
-        ``"alpaca_eval"``: the reference's exact procedure (L1, C chosen by grouped CV).
+        ``"alpaca_eval"``: the reference's exact procedure (L1, C chosen by grouped CV;
+        rows without a preference kept in the length SD and the LC average, as the
+        reference does). Without the reference's difficulty and gamed-variant inputs
+        it warns that the result is not the reference's (a FitWarning).
+    compat_folds : {"sklearn-1.4", "current"}, optional
+        With ``compat``: whose GroupKFold fold assignment picks C (default
+        "sklearn-1.4", the stack of the published numbers; "current" equals
+        alpaca-eval 0.6.6 installed today). See :class:`~debias.glm.PreferenceGLM`.
+    reference_inputs : {None, "download"}
+        With ``compat``: "download" uses the reference's own ``instruction_difficulty.csv``
+        and ``df_gamed.csv`` (fetched once from its hub, then cached; see
+        :func:`debias.compat.reference_inputs`) wherever ``difficulty`` is "fit" and
+        ``regularize`` is None.
     difficulty_join : {"instruction", "position"}, optional
         Default "instruction" ("position" with ``compat="alpaca_eval"``): "position"
         reproduces the reference's join of γ by row position, a defect that shifts the
@@ -164,10 +179,17 @@ def leaderboard(
     -------
     pandas.DataFrame
         Columns ``model, n, n_missing, win_rate, standard_error, lc_win_rate,
-        lc_standard_error, lc_ci_low, lc_ci_high, avg_length`` (percent; characters),
-        sorted by ``lc_win_rate``, and ``flags``: why a model's answers look degenerate
+        lc_standard_error, lc_ci_low, lc_ci_high, lc_note, avg_length`` (percent;
+        characters), sorted by ``lc_win_rate`` (missing last), and ``flags``: why a model's answers look degenerate
         (:func:`debias.degenerate.flag_models`; '' when not). With ``return_fit``:
         ``(table, fit)``.
+
+        No number the data cannot support: ``lc_win_rate`` is NaN when the model's
+        judgments cannot support its controlled score (too few judgments, separation,
+        a mediator without variation), the interval is NaN when the method has none (an
+        L1-penalised or bounded fit; the baseline, 50 by definition), and ``lc_note``
+        says why ('' when all is well). See
+        :meth:`debias.results.ModelResults.support_problem`.
 
     Examples
     --------
@@ -178,6 +200,17 @@ def leaderboard(
     50.0
     """
     check_param("compat", compat, "None or 'alpaca_eval'", compat in (None, "alpaca_eval"))
+    check_param(
+        "reference_inputs",
+        reference_inputs,
+        "None or 'download'",
+        reference_inputs in (None, "download"),
+    )
+    if compat is None and (compat_folds is not None or reference_inputs is not None):
+        raise ParameterError(
+            "compat_folds= and reference_inputs= apply to the reference's procedure only: add "
+            "compat='alpaca_eval'."
+        )
     settings = dict(se=se, level=level, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
     constraints = {**INFERENCE_CONSTRAINTS, "lam": GLM_CONSTRAINTS["lam"]}
     validate(constraints, {**settings, "lam": lam}, "leaderboard")
@@ -186,6 +219,14 @@ def leaderboard(
     comps = load_comparisons(source, judge=judge, progress=progress)
     if judge is None and len(comps.judges) > 1:
         comps.require_fixed_baseline()  # raises the explanatory error
+    if reference_inputs == "download":
+        from debias.compat import reference_inputs as _fetch_reference_inputs
+
+        hub = _fetch_reference_inputs(download=True)
+        difficulty = (
+            hub["difficulty"] if isinstance(difficulty, str) and difficulty == "fit" else difficulty
+        )
+        regularize = hub["regularize"] if regularize is None else regularize
     glm = PreferenceGLM(
         formula=formula,
         preset=preset,
@@ -194,6 +235,7 @@ def leaderboard(
         regularize=regularize,
         lam=lam,
         solver="alpaca_eval" if compat == "alpaca_eval" else "newton",
+        **({"compat_folds": compat_folds} if compat_folds is not None else {}),
         progress=progress,
     ).fit(comps)
     lc = avg_predictions(
@@ -207,8 +249,10 @@ def leaderboard(
             "std_error": "lc_standard_error",
             "conf_low": "lc_ci_low",
             "conf_high": "lc_ci_high",
+            "note": "lc_note",
         }
     )
+    table["lc_note"] = table["lc_note"].fillna("")
     for col in ("lc_win_rate", "lc_standard_error", "lc_ci_low", "lc_ci_high"):
         table[col] = table[col] * 100
     table = table[list(COLUMNS)].sort_values("lc_win_rate", ascending=False, kind="stable")
