@@ -68,7 +68,7 @@ def _socket_of(response):
     return getattr(raw, "_sock", None)
 
 
-def _fetch(url: str, dest: Path, *, deadline: float, cap: int) -> None:
+def _fetch(url: str, dest: Path, *, deadline: float, cap: int, seconds: float = DEADLINE) -> None:
     """GET ``url`` into the file ``dest``, streamed: at most ``cap`` bytes and done by
     ``deadline`` (a ``time.monotonic()`` value) however slowly the server sends.
 
@@ -96,7 +96,7 @@ def _fetch(url: str, dest: Path, *, deadline: float, cap: int) -> None:
                 while True:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise TimeoutError("the total deadline passed before the file was complete")
+                        raise TimeoutError
                     if sock is not None:
                         sock.settimeout(min(TIMEOUT, left))
                     chunk = read(_CHUNK)
@@ -117,8 +117,13 @@ def _fetch(url: str, dest: Path, *, deadline: float, cap: int) -> None:
     except urllib.error.URLError as exc:
         reason = exc.reason
         reason = first_line(reason) if isinstance(reason, BaseException) else str(reason)
-    except TimeoutError as exc:
-        reason = f"timed out: {first_line(exc)}"
+    except TimeoutError:
+        late = time.monotonic() >= deadline - 0.05
+        reason = (
+            f"not complete by the total deadline of {seconds:g} s"
+            if late
+            else f"no data for {TIMEOUT:g} s"
+        )
     except (OSError, http.client.HTTPException, ValueError) as exc:
         reason = first_line(exc)
     raise error(f"could not download {url} ({reason}); {_LOCAL}")
@@ -146,7 +151,9 @@ def _download(
         tmp_path = Path(tmp)
         try:
             try:
-                _fetch(url, tmp_path, deadline=time.monotonic() + deadline, cap=cap)
+                _fetch(
+                    url, tmp_path, deadline=time.monotonic() + deadline, cap=cap, seconds=deadline
+                )
             except _NotFound as exc:
                 first_error = first_error or exc
                 continue
