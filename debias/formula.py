@@ -240,12 +240,27 @@ class Design:
                 raise exc.__cause__ from None
             raise FormulaError(f"Formula {self.spec.rhs!r}: {_one_line(exc)}") from None
         x = np.asarray(x, dtype=float)
+        infinite = ~np.isfinite(x)
+        if infinite.any():
+            j = int(np.flatnonzero(infinite.any(axis=0))[0])
+            raise FormulaError(
+                f"Formula {self.spec.rhs!r}: the column {self._info.column_names[j]!r} is "
+                f"infinite on {int(infinite[:, j].sum())} of {len(x)} rows (an overflow, e.g. "
+                "exp() of a large value); use a transform that stays finite, e.g. "
+                "tanh(scaled(...))."
+            )
         s = np.broadcast_to(np.asarray(strength, dtype=float), (len(frame),))
         return np.column_stack([s, x])
 
 
 def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
+    text = " ".join(str(exc).split())
+    if "factor contains missing values" in text:
+        text += (
+            " (a term gives NaN, e.g. log() or sqrt() of a negative difference: use "
+            "log_ratio(x_model, x_baseline) or tanh(scaled(x)))"
+        )
+    return text
 
 
 def model_frame(

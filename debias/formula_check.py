@@ -19,7 +19,8 @@ Anything else (strings, dunders, subscripts, lambdas, comparisons, keywords,
 patsy's ``C()``/``Q()`` and other functions, other attributes) is refused with a
 :class:`~debias.errors.FormulaError` naming the term, before anything is
 evaluated. As a second line of defence :class:`SafeEnvironment` evaluates terms
-with no Python builtins at all.
+with no Python builtins at all (not a sandbox by itself: attribute chains on any
+object reach Python's internals, which is why the allow-list refuses attributes).
 
 Examples
 --------

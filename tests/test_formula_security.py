@@ -241,3 +241,14 @@ def test_check_term_returns_data_names():
         "diff_over_sum(bold_model, bold_baseline) * difficulty", "f", ["bold", "length"]
     )
     assert names == {"bold_model", "bold_baseline", "difficulty"}
+
+
+@pytest.mark.parametrize("formula", ["exp(exp(length))", "exp(length_model)"])
+def test_overflowing_term_is_one_clear_error_not_a_nan_score(formula, sim):
+    with pytest.raises(FormulaError, match="infinite on"):
+        PreferenceGLM(formula=formula, difficulty="none", lam=0).fit(sim.comparisons)
+
+
+def test_nan_term_says_why(sim):
+    with pytest.raises(FormulaError, match="log_ratio"):
+        PreferenceGLM(formula="log(length)", difficulty="none", lam=0).fit(sim.comparisons)
