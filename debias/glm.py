@@ -28,7 +28,7 @@ from debias.data import Comparisons
 from debias.difficulty import Difficulty, fit_joint
 from debias.errors import DataWarning, FitWarning, InputError, ParameterError, check_param
 from debias.formula import DIFFICULTY, Design, FormulaSpec, model_frame, resolve_formula
-from debias.params import GLM_CONSTRAINTS, Interval, validate
+from debias.params import GLM_CONSTRAINTS, Interval, describe, validate
 from debias.results import ModelResults
 from debias.solvers import Problem, fit_cvxpy, fit_newton
 
@@ -460,7 +460,7 @@ class PreferenceGLM(BaseEstimator):
         else:
             raise ParameterError(
                 "The 'difficulty' parameter must be 'fit', 'none', a Difficulty or a CSV path. "
-                f"Got {d!r} instead."
+                f"Got {describe(d)} instead."
             )
         gamma_rows = self._join_difficulty(rows, comparisons)
         gamma_reg = None

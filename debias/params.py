@@ -110,6 +110,21 @@ NONE = Options((None,))
 BOOL = InstanceOf((bool, np.bool_), "a bool")
 
 
+def describe(value) -> str:
+    """``repr(value)`` when it is short and on one line, else its type (for messages).
+
+    Examples
+    --------
+    >>> describe(-1), describe("x" * 200)
+    ('-1', 'a str of 200 characters')
+    """
+    text = repr(value)
+    if len(text) <= 80 and "\n" not in text:
+        return text
+    size = f" of {len(value)} {'characters' if isinstance(value, str) else 'items'}"
+    return f"a {type(value).__name__}{size if hasattr(value, '__len__') else ''}"
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
@@ -138,7 +153,7 @@ def validate(constraints: dict, values: dict, where: str) -> None:
             expected = ", ".join(str(c) for c in allowed[:-1]) + " or " + str(allowed[-1])
         expected = expected.replace("one of None", "None")
         raise ParameterError(
-            f"The {name!r} parameter of {where} must be {expected}. Got {value!r} instead."
+            f"The {name!r} parameter of {where} must be {expected}. Got {describe(value)} instead."
         )
 
 

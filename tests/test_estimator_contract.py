@@ -212,3 +212,12 @@ def test_bad_inference_settings_are_refused_by_avg_predictions_and_leaderboard(k
         avg_predictions(fit, **kwargs)
     with pytest.raises(ParameterError, match=f"'{name}' parameter of leaderboard"):
         leaderboard(sims[0].comparisons, **MINIMAL, **kwargs)
+
+
+def test_a_long_wrong_value_is_described_on_one_line(sims):
+    comps = sims[0].comparisons
+    table = comps.data
+    for kwargs in (dict(difficulty=table["preference"]), dict(bounds=table)):
+        with pytest.raises(ParameterError) as err:
+            PreferenceGLM(preset="length_controlled_noreg", **kwargs).fit(comps)
+        assert "\n" not in str(err.value) and len(str(err.value)) < 300
