@@ -42,6 +42,7 @@ __all__ = [
     "benchmark_correlation",
     "calibration",
     "coefficient_forest",
+    "controls_label",
     "gameability",
     "length_effect",
     "rank_bump",
@@ -709,8 +710,41 @@ def _place_labels(ax, xs, ys, labels, fontsize=_SMALL, avoid=None):
     return placed
 
 
-def raw_vs_controlled(table: pd.DataFrame, n_labels: int = 6, ax=None):
-    """Raw against length-controlled win rate, coloured by average length.
+def controls_label(controls) -> str:
+    """``["length", "markdown"]`` -> ``"Length- and markdown-controlled"``.
+
+    Examples
+    --------
+    >>> controls_label(["length"]), controls_label(["length", "markdown", "words"])
+    ('Length-controlled', 'Length-, markdown- and words-controlled')
+    """
+    names = [f"{c}-" for c in controls] or ["length-"]
+    text = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return text[0].upper() + text[1:] + "controlled"
+
+
+def _table_controls(table: pd.DataFrame, controls) -> list[str]:
+    """What a table's controlled win rate controls: given, ``attrs``, or the formula's mediators."""
+    if controls is not None:
+        return [controls] if isinstance(controls, str) else list(controls)
+    if table.attrs.get("controls"):
+        return list(table.attrs["controls"])
+    formula = table.attrs.get("formula")
+    if formula:
+        from debias.errors import DebiasError
+        from debias.formula import resolve_formula
+
+        try:
+            return list(resolve_formula(formula).mediators) or ["length"]
+        except DebiasError:  # a label only: fall back to the leaderboard's default
+            pass
+    return ["length"]
+
+
+def raw_vs_controlled(
+    table: pd.DataFrame, n_labels: int = 6, ax=None, *, column: str = "lc_win_rate", controls=None
+):
+    """Raw against controlled win rate, coloured by average length.
 
     Points above the diagonal gain from the correction (typically short
     answers), below it lose. The ``n_labels`` models moved most are named
@@ -724,6 +758,13 @@ def raw_vs_controlled(table: pd.DataFrame, n_labels: int = 6, ax=None):
         lc_win_rate, avg_length``.
     n_labels : int, default 6
     ax : matplotlib.axes.Axes, optional
+    column : str, default "lc_win_rate"
+        The controlled win-rate column (e.g. an audit's
+        ``length_markdown_controlled_win_rate``).
+    controls : sequence of str, optional
+        What that column controls, for the axis label and title. Default:
+        ``table.attrs["controls"]``, else the mediators of ``table.attrs["formula"]``
+        (set by the leaderboard), else length.
 
     Returns
     -------
@@ -737,10 +778,16 @@ def raw_vs_controlled(table: pd.DataFrame, n_labels: int = 6, ax=None):
     >>> table = leaderboard(sim.comparisons, preset="length_controlled_minimal", difficulty="none")
     >>> raw_vs_controlled(table, n_labels=2).get_ylabel()
     'Length-controlled win rate (%)'
+    >>> ax = raw_vs_controlled(table.assign(both=table["lc_win_rate"]), column="both",
+    ...                        controls=["length", "markdown"])
+    >>> ax.get_title().splitlines()[0]
+    'Raw vs length- and markdown-controlled win rate'
     """
-    _check_table(table, ["model", "win_rate", "lc_win_rate", "avg_length"], "raw_vs_controlled")
+    _check_table(table, ["model", "win_rate", column, "avg_length"], "raw_vs_controlled")
+    label = controls_label(_table_controls(table, controls))
     fig, ax = _new_axes(ax, figsize=(6.8, 5.4))
-    t = table.dropna(subset=["win_rate", "lc_win_rate"])
+    t = table.dropna(subset=["win_rate", column])
+    t = t[["model", "win_rate", "avg_length"]].assign(lc_win_rate=t[column])  # the y column
     sc = ax.scatter(
         t["win_rate"],
         t["lc_win_rate"],
@@ -777,8 +824,8 @@ def raw_vs_controlled(table: pd.DataFrame, n_labels: int = 6, ax=None):
     cb.set_label("Average output length (characters)")
     cb.ax.tick_params(labelsize=_SMALL)
     ax.set_xlabel("Raw win rate (%)")
-    ax.set_ylabel("Length-controlled win rate (%)")
-    ax.set_title("Raw vs length-controlled win rate\n(labels: models moved most)", fontsize=10)
+    ax.set_ylabel(f"{label} win rate (%)")
+    ax.set_title(f"Raw vs {label.lower()} win rate\n(labels: models moved most)", fontsize=10)
     ax.legend(loc="upper left", fontsize=_SMALL, frameon=False)
     if n_labels:
         moved = (t["lc_win_rate"] - t["win_rate"]).abs().sort_values(ascending=False)

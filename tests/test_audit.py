@@ -32,7 +32,16 @@ from debias.simulate import simulate, write_alpaca_eval_tree
 
 MEDIATOR_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "effect"}
 EFFECT_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "description", "unit"}
-MODEL_KEYS = {"win_rate", "lc_win_rate", "lc_ci_low", "lc_ci_high", "win_rate_ci_low", "shift"}
+MODEL_KEYS = {
+    "win_rate",
+    "lc_win_rate",
+    "lc_ci_low",
+    "lc_ci_high",
+    "win_rate_ci_low",
+    "length_markdown_controlled_win_rate",
+    "length_markdown_controlled_shift",
+    "flags",
+}
 
 
 def _quiet(f, *a, **k):
@@ -56,7 +65,8 @@ def test_strong_length_effect_is_detected(biased):
     assert row["effect"] > 0 and row["effect_conf_low"] > 0
     # the simulated judge's slope on tanh(scaled(length)) is 1.0
     assert abs(row["estimate"] - 1.0) < 4 * row["std_error"]
-    assert report.verdict.startswith("The judge prefers longer answers: doubling")
+    assert report.verdict.startswith("The judge prefers longer answers (pooled slope")
+    assert "doubling an answer's length raises its win rate by" in report.verdict
     assert "points (95% CI" in report.verdict
 
 
@@ -157,10 +167,12 @@ def test_per_model_table(biased):
     pm = report.per_model
     assert sim.comparisons.baselines[0] not in set(pm["model"])
     assert len(pm) == 4
-    np.testing.assert_allclose(pm["shift"], pm["lc_win_rate"] - pm["win_rate"])
-    assert (pm["lc_ci_low"] <= pm["lc_win_rate"]).all()
-    assert (pm["lc_win_rate"] <= pm["lc_ci_high"]).all()
-    assert (pm["shift_ci_low"] <= pm["shift"]).all() and (pm["shift"] <= pm["shift_ci_high"]).all()
+    for p in ("lc", "length_markdown_controlled"):  # length only; length and markdown
+        np.testing.assert_allclose(pm[f"{p}_shift"], pm[f"{p}_win_rate"] - pm["win_rate"])
+        assert (pm[f"{p}_ci_low"] <= pm[f"{p}_win_rate"]).all()
+        assert (pm[f"{p}_win_rate"] <= pm[f"{p}_ci_high"]).all()
+        assert (pm[f"{p}_shift_ci_low"] <= pm[f"{p}_shift"]).all()
+        assert (pm[f"{p}_shift"] <= pm[f"{p}_shift_ci_high"]).all()
     raw = sim.comparisons.win_rates().set_index("model")
     np.testing.assert_allclose(pm.set_index("model")["win_rate"], raw.loc[pm["model"], "win_rate"])
     for m in ("length", "markdown"):
@@ -229,7 +241,7 @@ def test_large_correction_warns_and_names_the_models():
     )
     with pytest.warns(FitWarning, match=r"more than 10 points.*model_0"):
         report = audit(sim.comparisons, mediators=["length"], progress=False)
-    big = report.per_model.set_index("model").loc["model_0", "shift"]
+    big = report.per_model.set_index("model").loc["model_0", "lc_shift"]
     assert big > 10
     assert any("model_0" in w for w in report.warnings)
 
