@@ -391,6 +391,13 @@ def test_default_cap_and_bomb_fails_fast(tmp_path, monkeypatch):
         read_alpaca_eval(f)
     assert time.monotonic() - start < 5  # stops at the cap, does not inflate 256 MiB
     assert str(f) in str(exc.value) and "DEBIAS_MAX_FILE_BYTES" in str(exc.value)
+    # with the default cap, the compression ratio gives it away after 64 MiB
+    monkeypatch.delenv("DEBIAS_MAX_FILE_BYTES")
+    start = time.monotonic()
+    with pytest.raises(InputError, match="ratio cap 200:1") as exc:
+        read_alpaca_eval(f)
+    assert time.monotonic() - start < 5
+    assert str(f) in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_df_gamed_dataframe_is_checked_in_the_fit():

@@ -256,3 +256,14 @@ def test_real_tree_equals_published_by_folder(data_dir):
     one = data_dir / "results" / "gpt4_gamed" / judge / "annotations.json.gz"
     alone = read_alpaca_eval(one, judge=judge)
     pd.testing.assert_frame_equal(alone.data, comps.select(models=["gpt4_gamed"]).data)
+
+
+def test_leaderboard_accepts_a_dataframe():
+    from debias.leaderboard import leaderboard
+
+    sim = simulate(n_models=3, n_instructions=60, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_frame = leaderboard(sim.comparisons.data, lam=0)
+        from_comps = leaderboard(sim.comparisons, lam=0)
+    pd.testing.assert_frame_equal(from_frame, from_comps)

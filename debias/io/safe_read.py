@@ -7,8 +7,9 @@ rule holds everywhere:
   socket or a device would block or never end, a folder is not a file, and a
   dangling symlink is named as such;
 - gzip data (recognised by its magic bytes, whatever the suffix) is inflated in
-  chunks and refused as soon as it passes the cap, so a small "zip bomb" fails in
-  about the time it takes to inflate ``cap`` bytes, with bounded memory;
+  chunks and refused as soon as it passes the cap, or as soon as it has inflated
+  more than :data:`MAX_RATIO` times the compressed bytes read (past 64 MiB), so a
+  small "zip bomb" fails within a fraction of a second and 64 MiB of memory;
 - the cap is :data:`DEFAULT_MAX_BYTES` (2 GiB per file), or the environment
   variable ``DEBIAS_MAX_FILE_BYTES``, or the ``max_bytes=`` argument.
 """
@@ -29,6 +30,10 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 MAX_BYTES_ENV = "DEBIAS_MAX_FILE_BYTES"
 GZIP_MAGIC = b"\x1f\x8b"
 REDO = "re-download or regenerate the file."
+#: A gzip stream inflating more than this many times its size (once past RATIO_FLOOR
+#: bytes) is refused as a decompression bomb: text and JSON compress ~5-20-fold.
+MAX_RATIO = 200
+RATIO_FLOOR = 64 << 20
 _CHUNK = 1 << 20
 
 
@@ -144,6 +149,13 @@ def _inflate(raw: io.BufferedIOBase, name, cap: int) -> bytes:
                 out += chunk
                 if len(out) > cap:
                     raise _too_big(name, cap, "decompresses to")
+                if len(out) > RATIO_FLOOR and len(out) > MAX_RATIO * max(raw.tell(), 1):
+                    raise InputError(
+                        f"{name}: inflates more than {MAX_RATIO}-fold ({_size(len(out))} from "
+                        f"{_size(raw.tell())} read; ratio cap {MAX_RATIO}:1 past "
+                        f"{_size(RATIO_FLOOR)}, size cap {_size(cap)}): a decompression bomb, "
+                        "not judgments."
+                    )
     except (EOFError, OSError, zlib.error) as exc:
         raise InputError(
             f"{name}: not a readable gzip file ({first_line(exc)}), probably cut short: {REDO}"
