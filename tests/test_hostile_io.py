@@ -134,6 +134,19 @@ def fifo(reader: str):
     return build
 
 
+def device(tmp: Path):
+    return (lambda: read_judgments("/dev/zero", format="csv")), "is a device", "/dev/zero"
+
+
+def unix_socket(tmp: Path):
+    import socket
+
+    f = tmp / "s.csv"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(f))
+    return (lambda: (read_judgments(f), sock)), "is a socket", str(f)
+
+
 def dangling_symlink(tmp: Path):
     f = tmp / "annotations.json"
     f.symlink_to(tmp / "gone.json")
@@ -189,6 +202,8 @@ HOSTILE = {
     "gzip bomb (annotations)": gzip_bomb("alpaca"),
     "FIFO annotations": fifo("alpaca"),
     "dangling symlink": dangling_symlink,
+    "device as path": device,
+    "socket as path": unix_socket,
     "annotations.json is a folder": annotations_is_folder_only_model,
     "named model is a dangling link": named_model_with_dangling_link,
     "unknown model name": unknown_model,

@@ -118,6 +118,16 @@ def read_alpaca_eval(
         :class:`DataWarning` naming the file, unless it is the only model or was
         named in ``models=``.
 
+    Warns
+    -----
+    DataWarning
+        A folder name that ``generator_2`` or ``annotator`` contradicts; two model
+        folders with the same answers and verdicts (both kept); prompts differing
+        only in whitespace or case (kept distinct); the baseline's answer to one
+        prompt differing between files (kept: each row keeps the answer its judge
+        saw, so the rows stay valid, but those models did not face the same
+        baseline; see :mod:`debias.io.consistency`); a skipped model folder.
+
     Examples
     --------
     >>> import tempfile, pathlib
