@@ -137,10 +137,11 @@ def predictions(
     -------
     pandas.DataFrame
         ``model, instruction, estimate, std_error, conf_low, conf_high`` (delta method,
-        cluster-robust coefficients; 95%).
+        cluster-robust coefficients; 95%, Student's t with instructions − 1 degrees of
+        freedom). Standard errors and intervals are NaN (never of zero width) where the
+        sandwich is not valid or the model's data cannot support its fit.
     """
     rows = []
-    z = critical_value(0.95)
     for m in _models(fit, models):
         res = fit.results_[m]
         frame = res.frame if newdata is None else newdata
@@ -149,8 +150,14 @@ def predictions(
         eta = X @ res.params.to_numpy()
         p = expit(eta)
         J = (p * (1 - p))[:, None] * X
-        cov = np.nan_to_num(res.cov_params().to_numpy())
+        cov = res.cov_params().to_numpy().copy()
+        if res.fixed.size:  # coefficients held at 0 contribute no variance
+            cov[res.fixed, :] = 0.0
+            cov[:, res.fixed] = 0.0
         se = np.sqrt(np.einsum("ij,jk,ik->i", J, cov, J))
+        unsupported = res.support_problem() is not None
+        se = np.where(np.isfinite(se) & (se > 0) & ~unsupported, se, np.nan)
+        z = critical_value(0.95, df=res.n_clusters - 1)
         instr = res.instructions if newdata is None else np.arange(len(frame))
         rows.append(
             pd.DataFrame(
@@ -273,41 +280,78 @@ def avg_predictions(
     Returns
     -------
     pandas.DataFrame
-        ``model, estimate, std_error, conf_low, conf_high`` in [0, 1]; the baseline
-        is exactly 0.5 with zero error.
+        ``model, estimate, std_error, conf_low, conf_high, note`` in [0, 1]. Honest by
+        construction: the baseline is 0.5 by definition (no standard error or interval,
+        note ``"baseline (50 by definition)"``); a model whose data cannot support its
+        fit (:meth:`~debias.results.ModelResults.support_problem`: too few judgments,
+        separation, a mediator without variation) has a NaN estimate and the reason in
+        ``note``; a fit where the sandwich is not valid (an L1 penalty, a coefficient on
+        a bound: :attr:`~debias.results.ModelResults.wald_problem`) has NaN
+        ``se="sandwich"`` intervals with the reason. Sandwich intervals use Student's t
+        with (the model's instructions − 1) degrees of freedom. No interval is ever of
+        zero width: a zero spread gives NaN.
     """
     settings = dict(se=se, level=level, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
     validate(INFERENCE_CONSTRAINTS, settings, "avg_predictions")
-    z = critical_value(level)
     names = _models(fit, models) if models is not None else list(fit.models_)
     designs = counterfactual_designs(fit, at, names)
     out = []
     for m in names:
         if m == fit.baseline_:
-            out.append((m, 0.5, 0.0, 0.5, 0.5))
+            out.append((m, 0.5, np.nan, np.nan, np.nan, BASELINE_NOTE))
             continue
         res = fit.results_[m]
+        problem = res.support_problem()
+        if problem is not None:
+            out.append((m, np.nan, np.nan, np.nan, np.nan, problem))
+            continue
+        note = ""
         if se != "sandwich":  # sem and bootstrap need no influence functions
             p = expit(designs[m] @ res.params.to_numpy())
             est = float(p.mean())
             # sem: the reference's number; bootstrap: filled in from the replicates below
             s = float(np.std(p, ddof=1) / np.sqrt(len(p))) if len(p) > 1 else np.nan
+            z = critical_value(level)
+            if se == "sem" and not s > 1e-12:
+                note = "se='sem': the counterfactual predictions do not vary (no interval)"
+        elif res.wald_problem is not None:
+            est = float(expit(designs[m] @ res.params.to_numpy()).mean())
+            s, z = np.nan, np.nan
+            note = f"no sandwich interval: {res.wald_problem}"
         else:
             est, infl, p = average_with_influence(res, at, fit.spec_.mediators, designs[m])
             s = cluster_se(infl)
-        out.append((m, est, s, est - z * s, est + z * s))
-    table = pd.DataFrame(out, columns=["model", "estimate", "std_error", "conf_low", "conf_high"])
+            z = critical_value(level, df=res.n_clusters - 1)
+        out.append((m, est, *_interval(est, s, z), note))
+    table = pd.DataFrame(out, columns=[*RESULT_COLUMNS, "note"])
     if se == "bootstrap":
         from debias.inference import bootstrap
 
         boot = bootstrap(fit, at=at, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress)
         lo, hi = (1 - level) / 2, (1 + level) / 2
         sub = boot.reindex(columns=names)
-        table["std_error"] = sub.std(ddof=1).to_numpy()
-        table["conf_low"] = sub.quantile(lo).to_numpy()
-        table["conf_high"] = sub.quantile(hi).to_numpy()
+        estimated = table["estimate"].notna().to_numpy() & (table["model"] != fit.baseline_)
+        spread = sub.std(ddof=1).to_numpy()
+        low, high = sub.quantile(lo).to_numpy(), sub.quantile(hi).to_numpy()
+        ok = estimated & np.isfinite(spread) & (spread > 0) & (high > low)
+        table["std_error"] = np.where(ok, spread, np.nan)
+        table["conf_low"] = np.where(ok, low, np.nan)
+        table["conf_high"] = np.where(ok, high, np.nan)
+        flat = estimated & ~ok
+        table.loc[flat, "note"] = "bootstrap replicates without spread: no interval"
     table[["conf_low", "conf_high"]] = table[["conf_low", "conf_high"]].clip(0, 1)
     return table
+
+
+BASELINE_NOTE = "baseline (50 by definition)"
+RESULT_COLUMNS = ["model", "estimate", "std_error", "conf_low", "conf_high"]
+
+
+def _interval(est: float, s: float, z: float) -> tuple[float, float, float]:
+    """``(se, low, high)``; all NaN unless the standard error is finite and positive."""
+    if not (np.isfinite(s) and s > 1e-12 and np.isfinite(z)):
+        return np.nan, np.nan, np.nan
+    return s, est - z * s, est + z * s
 
 
 def comparisons(
@@ -316,14 +360,16 @@ def comparisons(
     """Change in the average prediction between two counterfactuals, per model.
 
     ``estimate = avg P(at_hi) - avg P(at_lo)``; with ``at_lo=None`` the contrast is
-    against the observed data (``{}``: nothing changed). Cluster-robust delta method.
+    against the observed data (``{}``: nothing changed). Cluster-robust delta method,
+    Student's t with (instructions − 1) degrees of freedom; the same ``note`` rules as
+    :func:`avg_predictions` (NaN with a reason, never a zero-width interval).
 
     Examples
     --------
     The length effect on model m's win rate: ``comparisons(fit, None)`` is the
     controlled minus the observed win rate (negative when m gained from length).
     """
-    z = critical_value(level)
+    critical_value(level)  # checks the level
     rows = []
     names = _models(fit, models)
     at_lo = {} if at_lo is None else at_lo
@@ -333,66 +379,108 @@ def comparisons(
         if m == fit.baseline_:
             continue
         res = fit.results_[m]
+        problem = res.support_problem()
+        if problem is not None:
+            rows.append((m, np.nan, np.nan, np.nan, np.nan, problem))
+            continue
+        if res.wald_problem is not None:
+            p1 = expit(hi[m] @ res.params.to_numpy()).mean()
+            p0 = expit(lo[m] @ res.params.to_numpy()).mean()
+            why = f"no sandwich interval: {res.wald_problem}"
+            rows.append((m, float(p1 - p0), np.nan, np.nan, np.nan, why))
+            continue
         e1, i1, _ = average_with_influence(res, at_hi, fit.spec_.mediators, hi[m])
         e0, i0, _ = average_with_influence(res, at_lo, fit.spec_.mediators, lo[m])
-        d = (i1 - i0).to_numpy()
-        s = cluster_se(d)
-        rows.append((m, e1 - e0, s, e1 - e0 - z * s, e1 - e0 + z * s))
-    return pd.DataFrame(rows, columns=["model", "estimate", "std_error", "conf_low", "conf_high"])
+        s = cluster_se((i1 - i0).to_numpy())
+        z = critical_value(level, df=res.n_clusters - 1)
+        rows.append((m, e1 - e0, *_interval(e1 - e0, s, z), ""))
+    return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "note"])
 
 
 def winrate(fit, model: str, baseline: str, *, at: Mapping | None = None) -> float:
     """Controlled win rate (percent) of ``model`` against any fitted ``baseline``.
 
-    Every term of the GLM is a difference of per-model parameters, so against B the
-    log-odds on instruction x is ``(b_model - b_B) · x0`` with the mediators at "no
-    difference", averaged over the evaluation set's instructions (those of the two
-    models' rows). Identity (m vs m = 50) and symmetry (m vs B + B vs m = 100) hold
-    exactly.
+    Each model's log-odds against the fit's baseline on instruction x under the
+    counterfactual ``at`` is ``b_m · x_m(at)`` (its own coefficients, and its own
+    scaling of the mediators, as fitted); against B the log-odds is the difference
+    ``b_model · x_model(at) - b_B · x_B(at)``, averaged over the evaluation set (every
+    instruction of the fit). With the mediators at "no difference" (the default) every
+    model has the same ``x0``. Identity (m vs m = 50) and symmetry (m vs B + B vs m =
+    100) hold exactly, and against the fit's own baseline this is the model's
+    controlled win rate on the evaluation set (:func:`avg_predictions` when the model
+    answered every instruction). NaN when either model's data cannot support a
+    controlled score (see :func:`winrate_matrix`).
     """
     for name in (model, baseline):
         if name not in fit.models_:
             raise ParameterError(f"Unknown model {name!r}; fitted models: {fit.models_}.")
     if model == baseline:
         return 50.0
-    X0 = _shared_design(fit, at)
-    diff = fit.params_.loc[model].to_numpy() - fit.params_.loc[baseline].to_numpy()
-    return float(100 * expit(X0 @ diff).mean())
+    if _unsupported(fit, [model, baseline]):
+        return float("nan")
+    eta = _log_odds(fit, at, [model, baseline])
+    return float(100 * expit(eta[:, 0] - eta[:, 1]).mean())
 
 
-_DESIGN_CACHE_SIZE = 16
+def _unsupported(fit, names) -> dict[str, str]:
+    """Models whose data cannot support a controlled score, with the reason (the same
+    check as the leaderboard's LC: :meth:`ModelResults.support_problem`)."""
+    out = {}
+    for m in names:
+        check = getattr(fit.results_.get(m), "support_problem", None)
+        why = check() if check is not None else None
+        if why:
+            out[m] = why
+    return out
 
 
-def _shared_design(fit, at):
-    """Counterfactual design on the evaluation set: one row per instruction, with the
-    mediators set by ``at`` (the same for every model) and the difficulty.
+_CACHE_SIZE = 16
+
+
+def _log_odds(fit, at, names) -> np.ndarray:
+    """Log-odds against the fit's baseline of each of ``names`` (columns) on the
+    evaluation set (rows: one per instruction) under the counterfactual ``at``.
 
     Cached on the fit (``fit()`` drops the cache): the evaluation-set frame once, and
-    the design keyed by the *values* of the counterfactual frame, so two ``at`` that
-    print alike (two callables) never share an entry. Building the frame is most of
-    the cost (15 ms of 17 ms for 46 models x 805 instructions), so ``winrate`` in a
-    loop over model pairs stays fast.
+    each model's design keyed by the *values* of the counterfactual frame, so two
+    ``at`` that print alike (two callables) never share an entry. Building the frame
+    is most of the cost (15 ms of 17 ms for 46 models x 805 instructions): 100
+    ``winrate`` calls take 0.07 s instead of 2.3 s.
     """
     cache = fit.__dict__.setdefault("_counterfactual_cache", {})
-    ref = next(iter(fit.results_.values()))
     if "evaluation_frame" not in cache:
         frame = pd.concat([r.frame for r in fit.results_.values()])
         instr = np.concatenate([r.instructions for r in fit.results_.values()])
-        frame = frame[~pd.Index(instr).duplicated()]
-        cache["evaluation_frame"] = frame.set_axis(pd.Index([ref.model] * len(frame), name="model"))
+        cache["evaluation_frame"] = frame[~pd.Index(instr).duplicated()]
     cf = apply_at(cache["evaluation_frame"], fit.spec_.mediators, at)
     values = cf.to_numpy(dtype=float)
     key = (tuple(cf.columns), values.shape, hashlib.blake2b(values.tobytes()).hexdigest())
     designs = cache.setdefault("designs", {})
     if key not in designs:
-        if len(designs) >= _DESIGN_CACHE_SIZE:
+        if len(designs) >= _CACHE_SIZE:
             designs.pop(next(iter(designs)))
-        designs[key] = ref.design_matrix(cf)
-    return designs[key]
+        designs[key] = {}
+    known = designs[key]
+    todo = [m for m in dict.fromkeys(names) if m in fit.results_ and m not in known]
+    if todo:  # one formula evaluation; each model's rows use its own transform statistics
+        n = len(cf)
+        stacked = pd.concat([cf] * len(todo))
+        stacked.index = pd.Index(np.repeat(np.asarray(todo, dtype=object), n), name="model")
+        X = fit.design_.matrix(stacked, 1.0)
+        known.update({m: X[i * n : (i + 1) * n] for i, m in enumerate(todo)})
+    zero = np.zeros(len(cf))  # the fit's baseline against itself
+    return np.column_stack(
+        [known[m] @ fit.params_.loc[m].to_numpy() if m in known else zero for m in names]
+    )
 
 
 def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFrame:
     """Controlled win rate (percent) of each row model against each column model.
+
+    See :func:`winrate`; against the fit's baseline (its column) each model's
+    controlled win rate on the evaluation set. A model whose data cannot support a
+    controlled score has a row and column of NaN, with the reason in
+    ``table.attrs["notes"]`` (model → reason), as in the leaderboard.
 
     Examples
     --------
@@ -407,14 +495,18 @@ def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFra
     if isinstance(models, str):
         models = [models]
     names = _models(fit, models) if models is not None else list(fit.models_)
-    X0 = _shared_design(fit, at)
-    P = fit.params_.loc[names].to_numpy()
-    eta = X0 @ P.T  # (n, M)
+    eta = _log_odds(fit, at, names)  # (n, M)
     out = np.empty((len(names), len(names)))
     for i in range(len(names)):
         out[i] = 100 * expit(eta[:, [i]] - eta).mean(axis=0)
+    notes = _unsupported(fit, names)
+    missing = np.isin(names, list(notes))
+    out[missing, :] = np.nan
+    out[:, missing] = np.nan
     np.fill_diagonal(out, 50.0)
-    return pd.DataFrame(out, index=pd.Index(names, name="model"), columns=names)
+    table = pd.DataFrame(out, index=pd.Index(names, name="model"), columns=names)
+    table.attrs["notes"] = notes
+    return table
 
 
 def elo(win_rate_percent, anchor: float = 1251.0):

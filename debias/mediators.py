@@ -53,6 +53,7 @@ import keyword
 import math
 import numbers
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from debias.errors import InputError, ParameterError
+from debias.errors import DataWarning, InputError, ParameterError
 
 try:  # pyarrow makes pandas' string methods (and our byte scans) much faster
     import pyarrow as pa
@@ -983,6 +984,65 @@ def _pair(a: object, b: object, what: str) -> tuple[np.ndarray, np.ndarray, pd.I
     return va, vb, ga if ga is not None else gb
 
 
+DOMINANCE_SHARE = 0.01
+"""The top share of rows (by squared deviation) whose removal is checked."""
+
+DOMINANCE_RATIO = 2.0
+"""Warn when the SD with those rows is more than this many times the SD without them."""
+
+
+def dominating_rows(values: np.ndarray) -> tuple[int, float, float] | None:
+    """Whether a few rows set a sample SD: ``(rows, their share of the variance, SD ratio)``.
+
+    The rows farthest from the mean, up to the top :data:`DOMINANCE_SHARE` of them (at
+    least one), are dropped; when the SD of all rows is more than :data:`DOMINANCE_RATIO`
+    times the SD without them, those rows dominate the scale (the fewest such rows are
+    reported; None otherwise, and below 10 rows).
+
+    Examples
+    --------
+    >>> x = np.r_[np.linspace(-1.0, 1.0, 99), 1000.0]
+    >>> rows, share, ratio = dominating_rows(x)
+    >>> rows, round(share, 3), ratio > 2
+    (1, 0.99, True)
+    >>> dominating_rows(np.linspace(-1.0, 1.0, 100)) is None
+    True
+    """
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n < 10:
+        return None
+    top = max(1, math.ceil(DOMINANCE_SHARE * n))
+    dev2 = (v - v.mean()) ** 2
+    order = np.argsort(dev2)[::-1]
+    sd_all = np.std(v, ddof=1)
+    if not sd_all > 0:
+        return None
+    for rows in range(1, top + 1):  # the fewest rows that do it
+        sd_rest = np.std(v[order[rows:]], ddof=1)
+        if sd_all > DOMINANCE_RATIO * sd_rest:
+            share = float(dev2[order[:rows]].sum() / dev2.sum())
+            return rows, share, float(sd_all / sd_rest) if sd_rest > 0 else math.inf
+    return None
+
+
+def _warn_if_dominated(values: np.ndarray, label: object, transform: str) -> None:
+    found = dominating_rows(values)
+    if found is None:
+        return
+    rows, share, ratio = found
+    who = "all rows" if label is None else f"model {label!r}"
+    warnings.warn(
+        f"{transform}(): for {who}, {rows} of {len(values)} rows carry {share:.0%} of the "
+        f"variance, so they set the scale of every other row (the SD is {ratio:.1f}x the SD "
+        "without them): the model's controlled score rests on those few rows. Check them "
+        "(e.g. an extremely long answer) or drop them.",
+        DataWarning,
+        stacklevel=4,
+    )
+
+
 class _GroupScale:
     """Per-group sample SD (ddof=1), accumulated over chunks; SD 0 or undefined -> 1."""
 
@@ -991,6 +1051,7 @@ class _GroupScale:
     def __init__(self) -> None:
         self._grouped: bool | None = None
         self._stats: dict = {}  # group -> (n, mean, M2)
+        self._values: dict = {}  # group -> list of value chunks (for the dominance check)
 
     def _memorize(self, values: np.ndarray, groups: pd.Index | None) -> None:
         grouped = groups is not None
@@ -1008,6 +1069,10 @@ class _GroupScale:
             codes, labels = np.zeros(int(ok.sum()), dtype=np.intp), [None]
         v = values[ok]
         k = len(labels)
+        bounds = np.cumsum(np.bincount(codes, minlength=k))[:-1]
+        chunks = np.split(v[np.argsort(codes, kind="stable")], bounds)
+        for label, chunk in zip(labels, chunks, strict=True):
+            self._values.setdefault(label, []).append(chunk)
         n = np.bincount(codes, minlength=k).astype(float)
         mean = np.bincount(codes, weights=v, minlength=k) / np.maximum(n, 1)
         m2 = np.bincount(codes, weights=(v - mean[codes]) ** 2, minlength=k)
@@ -1033,6 +1098,11 @@ class _GroupScale:
             [math.sqrt(s / (n - 1)) if n > 1 else math.nan for n, _, s in self._stats.values()]
         )
         sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+        for label in labels:
+            chunks = self._values.get(label, [])
+            values = np.concatenate(chunks) if chunks else np.zeros(0)
+            _warn_if_dominated(values, label, self._label)
+        self._values = {}  # not kept: the scale is all transform() needs
         if self._grouped:
             self.scale_ = pd.Series(sd, index=pd.Index(labels), name="scale")
         else:

@@ -1,14 +1,44 @@
-"""Fitted per-model results: parameters, cluster-robust covariance, summaries, predictions."""
+"""Fitted per-model results: parameters, cluster-robust covariance, summaries, predictions.
+
+When Wald inference is valid (the rule every consumer follows)
+--------------------------------------------------------------
+Standard errors, z, p-values and intervals here are sandwich (Wald) quantities, and every
+downstream number built on :meth:`ModelResults.influence` (LC intervals, contrasts, the
+audit, plots) inherits them. They are reported only when the method supports them:
+
+- **Smooth fits** -- the plain maximum-likelihood fit, and smooth penalised fits: an L2
+  penalty (``penalty="l2"``), the baseline's variant rows (``lam``, the default preset's
+  regularisation) or an L2 penalty toward the variants' or the judge's pooled slopes
+  (partial pooling). The sandwich ``H^-1 J H^-1`` of a smooth penalised M-estimator is a
+  valid large-sample variance *of that estimator*: intervals describe its sampling
+  variability around its own limit, not the shrinkage bias toward the penalty's centre.
+  Reported, and the summary names the penalty.
+- **Not smooth** -- an L1 penalty (including the reference's procedure,
+  ``solver="alpaca_eval"``, whose L1 strength is also chosen from the data by
+  cross-validation), and a coefficient that sits on a bound (``bounds=``): the estimator is
+  not asymptotically normal there (a point mass at the kink or the bound), so Wald numbers
+  would be wrong, and an interval may cross the fit's own constraint. They are NaN, with
+  one :class:`~debias.errors.FitWarning` saying why and offering the bootstrap
+  (``avg_predictions(fit, se="bootstrap")``, CLI ``--se bootstrap``). Bounds that no
+  coefficient reaches are inactive: Wald intervals are given, intersected with the bounds.
+- **A fit that did not converge**: nothing is reported either.
+
+Small samples: intervals use Student's t with G - 1 degrees of freedom (G = the model's
+instructions, the clusters) instead of the normal; and :meth:`ModelResults.support_problem`
+says when the data cannot support the per-model fit at all (too few judgments,
+separation, a mediator without variation), in which case controlled scores are missing.
+"""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtr, ndtri
+from scipy.special import expit, ndtri, stdtr, stdtrit
 
-from debias.errors import ParameterError, check_param
+from debias.errors import FitWarning, ParameterError, check_param
 from debias.formula import Design
 
 
@@ -29,13 +59,19 @@ def cluster_se(influence) -> float:
     return float(np.sqrt(np.sum(values**2) * cluster_factor(len(values))))
 
 
-def critical_value(level: float) -> float:
-    """Two-sided normal critical value for a confidence ``level`` in (0, 1).
+def critical_value(level: float, df: float | None = None) -> float:
+    """Two-sided critical value for a confidence ``level`` in (0, 1).
+
+    Normal when ``df`` is None; Student's t with ``df`` degrees of freedom otherwise
+    (the small-sample choice for a cluster-robust variance with G clusters: ``df = G - 1``;
+    NaN when ``df < 1``: no interval from one cluster).
 
     Examples
     --------
     >>> round(critical_value(0.95), 3)
     1.96
+    >>> round(critical_value(0.95, df=9), 3)
+    2.262
     """
     check_param(
         "level",
@@ -43,7 +79,23 @@ def critical_value(level: float) -> float:
         "a float in (0, 1)",
         isinstance(level, (float, int)) and not isinstance(level, bool) and 0 < level < 1,
     )
-    return float(ndtri(0.5 + level / 2))
+    if df is None:
+        return float(ndtri(0.5 + level / 2))
+    return float(stdtrit(df, 0.5 + level / 2)) if df >= 1 else float("nan")
+
+
+MIN_JUDGMENTS_PER_COEFFICIENT = 10
+"""Fewer judgments than this per estimated coefficient: no controlled score (rule of thumb
+of at least 10 observations per parameter, e.g. Harrell, *Regression Modeling Strategies*)."""
+
+MIN_EVENTS_PER_COEFFICIENT = 2.0
+"""Events per variable: the expected count of the rarer verdict per coefficient."""
+
+SEPARATION_LOGIT = 20.0
+"""A fitted |log-odds| above this (probability within 2e-9 of 0 or 1) signals separation."""
+
+SEPARATION_CONDITION = 1e6
+"""A condition number of the model's own information matrix above this: near-singular."""
 
 
 def sum_by_code(values: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
@@ -78,8 +130,20 @@ class ModelResults:
         The fitted formula (its transforms remember this model's statistics).
     solver : str
     converged : bool
+        The solver's own verdict (Newton: step size; cvxpy: problem status optimal;
+        the reference's solver: no liblinear convergence warning).
+    status : str
+        The solver's status in words, printed by :meth:`summary`.
     fixed : ndarray of bool
         Coefficients that the data could not identify (held at 0, SE NaN).
+    penalty : {None, "l1", "l2"}
+        The extra penalty on the slopes, with strength ``alpha``.
+    alpha : float
+    regularization : str or None
+        Other smooth regularisation in words (the baseline's variant rows, an L2 pull
+        toward the variants' or the judge's pooled slopes), or None.
+    lower, upper : ndarray or None
+        Per-coefficient bounds (``-inf``/``inf`` for none), or None without bounds.
 
     Examples
     --------
@@ -106,6 +170,13 @@ class ModelResults:
     fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     X: np.ndarray | None = field(default=None, repr=False)
     two_stage: object | None = field(default=None, repr=False)
+    status: str = ""
+    penalty: str | None = None
+    alpha: float = 0.0
+    regularization: str | None = None
+    lower: np.ndarray | None = field(default=None, repr=False)
+    upper: np.ndarray | None = field(default=None, repr=False)
+    _wald_warned: bool = field(default=False, init=False, repr=False, compare=False)
 
     # ---------------------------------------------------------------- design & prediction
     @property
@@ -157,13 +228,157 @@ class ModelResults:
         inv[np.ix_(free, free)] = np.linalg.pinv(Hf)
         return inv
 
+    @property
+    def n_clusters(self) -> int:
+        """Number of distinct instructions among the model's rows (the clusters)."""
+        return len(pd.unique(self.instructions))
+
+    def on_bound(self, tol: float = 1e-6) -> list[str]:
+        """Coefficients that sit on one of their bounds (empty without bounds)."""
+        b = self.params.to_numpy()
+        hit = np.zeros(len(b), bool)
+        for edge in (self.lower, self.upper):
+            if edge is not None:
+                e = np.asarray(edge, float)
+                with np.errstate(invalid="ignore"):
+                    hit |= np.isfinite(e) & (np.abs(b - e) <= tol * (1 + np.abs(e)))
+        return [c for c, h in zip(self.columns, hit, strict=True) if h]
+
+    @property
+    def wald_problem(self) -> str | None:
+        """Why Wald/sandwich inference is not valid for this fit (None: it is).
+
+        See the module docstring for the rule: L1 penalties (the reference's solver
+        included) and coefficients on a bound are not smooth; a fit that did not
+        converge supports nothing.
+        """
+        if self.solver == "alpaca_eval":
+            return (
+                "the reference's procedure (solver='alpaca_eval') is an L1-penalised fit whose "
+                "strength is chosen by cross-validation: not smooth, and the penalty depends on "
+                "the data"
+            )
+        if self.penalty == "l1" and self.alpha > 0:
+            return f"the L1 penalty (alpha={self.alpha:g}) is not smooth"
+        hit = self.on_bound()
+        if hit:
+            return f"{', '.join(hit)} sit(s) on a bound, where the estimate is not normal"
+        if not self.converged:
+            return f"the solver did not converge ({self.status or 'no status'})"
+        return None
+
+    def _bootstrap_offer(self) -> str:
+        if self.solver == "alpaca_eval":
+            return (
+                "for intervals refit with the default solver and use "
+                "avg_predictions(fit, se='bootstrap') (CLI --se bootstrap)"
+            )
+        return "for intervals use avg_predictions(fit, se='bootstrap') (CLI --se bootstrap)"
+
+    def _warn_wald(self) -> None:
+        why = self.wald_problem
+        if why is not None and not self._wald_warned:
+            self._wald_warned = True
+            warnings.warn(
+                f"No Wald standard errors, p-values or intervals: {why}. They are NaN; "
+                f"{self._bootstrap_offer()}.",
+                FitWarning,
+                stacklevel=3,
+            )
+
+    def support_problem(self) -> str | None:
+        """Why this model's data cannot support its controlled score (None: they can).
+
+        Checked in order:
+
+        - **too few judgments**: fewer than :data:`MIN_JUDGMENTS_PER_COEFFICIENT` per
+          estimated coefficient;
+        - **too few of the rarer verdict**: the expected number of judgments won (or
+          lost, whichever is rarer: ``min(sum y, sum (1 - y))`` with soft labels) is
+          below :data:`MIN_EVENTS_PER_COEFFICIENT` per coefficient (the events-per-
+          variable rule of logistic regression);
+        - **no variation** in a column of the model's own design (its slope is not
+          identified by the model's data);
+        - **separation**: the fit did not converge, or it puts a judgment's fitted
+          probability at 0 or 1 (``|log-odds| >`` :data:`SEPARATION_LOGIT`), or its
+          information matrix is near-singular (condition number above
+          :data:`SEPARATION_CONDITION`); on the 46 AlpacaEval models' full data the largest
+          |log-odds| is 12.3 and the largest condition number 260.
+        """
+        X = self.design_matrix()
+        k = self.effective_coefficients()
+        n = self.nobs
+        need = int(np.ceil(MIN_JUDGMENTS_PER_COEFFICIENT * k))
+        if n < need:
+            return (
+                f"too few judgments ({n} < {need}: {MIN_JUDGMENTS_PER_COEFFICIENT} per "
+                f"coefficient, {k:.1f} coefficients estimated from the model's data)"
+            )
+        wins, losses = float(np.sum(self.w * self.y)), float(np.sum(self.w * (1 - self.y)))
+        need_ev = MIN_EVENTS_PER_COEFFICIENT * k
+        if min(wins, losses) < need_ev:
+            which = "wins" if wins <= losses else "losses"
+            return (
+                f"too few {which} ({min(wins, losses):.1f} expected among {n} judgments < "
+                f"{need_ev:.1f}: {MIN_EVENTS_PER_COEFFICIENT:g} per coefficient)"
+            )
+        for j, col in enumerate(self.columns[1:], start=1):
+            if self.fixed.size and self.fixed[j]:
+                continue
+            v = X[:, j]
+            if np.ptp(v) <= 1e-9 * (1 + np.max(np.abs(v))):
+                return f"no variation in {col} among the model's judgments: slope not identified"
+        if not self.converged:
+            return f"separated fit: the solver did not converge ({self.status or 'no status'})"
+        eta = X @ self.params.to_numpy()
+        if np.max(np.abs(eta)) > SEPARATION_LOGIT:
+            return (
+                f"separated fit: fitted probabilities at 0 or 1 (|log-odds| up to "
+                f"{np.max(np.abs(eta)):.0f})"
+            )
+        p = expit(eta)
+        H = (X * (self.w * p * (1 - p))[:, None]).T @ X
+        free = ~self.fixed if self.fixed.size else np.ones(len(self.params), bool)
+        cond = np.linalg.cond(H[np.ix_(free, free)])
+        if not np.isfinite(cond) or cond > SEPARATION_CONDITION:
+            return f"separated fit: information matrix near-singular (condition number {cond:.0e})"
+        return None
+
+    def effective_coefficients(self) -> float:
+        """How many coefficients the model's own judgments estimate: ``tr(H^-1 H_own)``.
+
+        ``H`` is the Hessian of the fit's objective (penalty and regularisation rows
+        included), ``H_own`` the information of the model's own rows. Without a penalty
+        this is the number of identified coefficients; a penalty or shared rows that pin
+        a slope (partial pooling, the baseline's variants) lower it toward 1, the strength
+        (the effective degrees of freedom of a penalised fit, Hastie & Tibshirani 1990).
+        """
+        X = self.design_matrix()
+        p = expit(X @ self.params.to_numpy())
+        own = (X * (self.w * p * (1 - p))[:, None]).T @ X
+        free = ~self.fixed if self.fixed.size else np.ones(len(self.params), bool)
+        k_free = int(free.sum())
+        try:
+            k = float(
+                np.trace(np.linalg.solve(self.hessian[np.ix_(free, free)], own[np.ix_(free, free)]))
+            )
+        except np.linalg.LinAlgError:
+            return float(k_free)
+        return float(np.clip(k, 1.0, k_free)) if np.isfinite(k) else float(k_free)
+
     def influence(self) -> pd.DataFrame:
         """Per-instruction influence of the coefficients (what every sandwich here is built on).
 
         With a difficulty fitted from the same judgments (``difficulty="fit"``) this
         includes the estimation of γ (:mod:`debias.two_stage`); otherwise it is
-        :meth:`naive_influence`.
+        :meth:`naive_influence`. All NaN (with one :class:`~debias.errors.FitWarning`)
+        when Wald inference is not valid for this fit (:attr:`wald_problem`), so no
+        sandwich number built on it is printed.
         """
+        if self.wald_problem is not None:
+            self._warn_wald()
+            infl = self.naive_influence()
+            return infl * np.nan
         if self.two_stage is not None:
             return self.two_stage(self.model)
         return self.naive_influence()
@@ -200,8 +415,7 @@ class ModelResults:
             cov = self.bread()
         elif kind == "cluster":
             infl = self.influence().to_numpy()
-            G = len(infl)
-            cov = infl.T @ infl * cluster_factor(G)
+            cov = infl.T @ infl * cluster_factor(len(infl))
         else:
             raise ParameterError(
                 f"The 'kind' parameter must be 'cluster' or 'model'. Got {kind!r} instead."
@@ -213,7 +427,7 @@ class ModelResults:
 
     @property
     def bse(self) -> pd.Series:
-        """Cluster-robust standard errors of the coefficients."""
+        """Cluster-robust standard errors of the coefficients (NaN where Wald is invalid)."""
         return pd.Series(np.sqrt(np.diag(self.cov_params().to_numpy())), index=self.columns)
 
     @property
@@ -221,46 +435,118 @@ class ModelResults:
         return self.params / self.bse
 
     @property
+    def df_resid(self) -> int:
+        """Degrees of freedom of the t reference distribution: clusters - 1."""
+        return self.n_clusters - 1
+
+    @property
     def pvalues(self) -> pd.Series:
-        """Two-sided p-values of the Wald z-tests (null: coefficient = 0)."""
-        return pd.Series(2 * ndtr(-np.abs(self.tvalues)), index=self.columns)
+        """Two-sided p-values of the Wald tests (null: coefficient = 0), t with G - 1 df."""
+        df = self.df_resid
+        if df < 1:
+            return pd.Series(np.nan, index=self.columns)
+        return pd.Series(2 * stdtr(df, -np.abs(self.tvalues.to_numpy())), index=self.columns)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals (level 1 - alpha) from the cluster-robust SEs."""
-        if not 0 < alpha < 1:
+        """Wald confidence intervals (level 1 - alpha) from the cluster-robust SEs.
+
+        Critical value from Student's t with G - 1 degrees of freedom; intersected with
+        the fit's bounds when it has (inactive) bounds; NaN where Wald is invalid.
+        """
+        if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
             raise ParameterError(
                 f"The 'alpha' parameter must be a float in (0, 1). Got {alpha!r} instead."
             )
-        z = ndtri(1 - alpha / 2)
-        return pd.DataFrame(
-            {"lower": self.params - z * self.bse, "upper": self.params + z * self.bse}
-        )
+        z = critical_value(1 - alpha, df=self.df_resid)
+        se = self.bse
+        lo, hi = self.params - z * se, self.params + z * se
+        if self.lower is not None:
+            lo = lo.clip(lower=pd.Series(np.asarray(self.lower, float), index=self.columns))
+        if self.upper is not None:
+            hi = hi.clip(upper=pd.Series(np.asarray(self.upper, float), index=self.columns))
+        return pd.DataFrame({"lower": lo, "upper": hi})
+
+    def _penalty_text(self) -> str:
+        parts = []
+        if self.penalty:
+            parts.append(f"{self.penalty.upper()} on the slopes, alpha={self.alpha:g}")
+        if self.solver == "alpaca_eval":
+            parts.append("L1 on the slopes, strength chosen by cross-validation (the reference)")
+        if self.regularization:
+            parts.append(self.regularization)
+        return "; ".join(parts) if parts else "none"
+
+    def _bounds_text(self) -> str | None:
+        if self.lower is None and self.upper is None:
+            return None
+        lo = np.full(len(self.params), -np.inf) if self.lower is None else self.lower
+        hi = np.full(len(self.params), np.inf) if self.upper is None else self.upper
+        hit = set(self.on_bound())
+        items = [
+            f"{c} in [{a:g}, {b:g}]" + (" (on the bound)" if c in hit else "")
+            for c, a, b in zip(self.columns, lo, hi, strict=True)
+            if np.isfinite(a) or np.isfinite(b)
+        ]
+        return ", ".join(items) if items else None
 
     def summary(self, alpha: float = 0.05) -> Summary:
-        """A coefficient table (renders as HTML in a notebook, as text in a terminal)."""
-        ci = self.conf_int(alpha)
+        """A coefficient table (renders as HTML in a notebook, as text in a terminal).
+
+        The header states the solver and its convergence status, the penalty and its
+        strength, the bounds and which coefficients sit on one, and how the standard
+        errors were computed; where Wald inference is not valid the SE, z, p-value and
+        interval columns are NaN and the header says why.
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitWarning)  # the header says it instead
+            ci = self.conf_int(alpha)
+            bse, z, pv = self.bse, self.tvalues, self.pvalues
         table = pd.DataFrame(
             {
                 "coef": self.params,
-                "std err": self.bse,
-                "z": self.tvalues,
-                "P>|z|": self.pvalues,
+                "std err": bse,
+                "t": z,
+                "P>|t|": pv,
                 f"[{alpha / 2:.3g}": ci["lower"],
                 f"{1 - alpha / 2:.3g}]": ci["upper"],
             }
         )
-        head = (
+        status = self.status or ("converged" if self.converged else "did not converge")
+        lines = [
             f"Model: {self.model}   Baseline: {self.baseline}   Judgments: {self.nobs}   "
-            f"Solver: {self.solver}   Converged: {self.converged}\n"
-            f"Formula: logit P(model preferred) = {' + '.join(self.columns)}\n"
-            "Standard errors: cluster-robust by instruction (sandwich"
-            + (
-                "; the fitted difficulty's estimation included)."
-                if self.two_stage is not None
-                else ")."
+            f"Instructions: {self.n_clusters}",
+            f"Solver: {self.solver}   Converged: {self.converged} ({status})",
+            f"Formula: logit P(model preferred) = {' + '.join(self.columns)}",
+            f"Penalty: {self._penalty_text()}",
+        ]
+        bounds = self._bounds_text()
+        if bounds:
+            lines.append(f"Bounds: {bounds}")
+        why = self.wald_problem
+        if why is not None:
+            lines.append(
+                f"No Wald inference: {why}; standard errors, t, p-values and intervals would not "
+                f"be valid (NaN); {self._bootstrap_offer()}."
             )
-        )
-        return Summary(head, table)
+        else:
+            method = "cluster-robust by instruction (sandwich)"
+            if self.two_stage is not None:
+                self.influence()  # resolves whether the stage-1 correction applied
+                method = f"cluster-robust by instruction ({self.two_stage.method})"
+            lines.append(
+                f"Standard errors: {method}; t with {self.df_resid} df."
+                + (
+                    " Penalised fit: the intervals describe the penalised estimator's spread, "
+                    "not its shrinkage toward the penalty's centre."
+                    if self._penalty_text() != "none"
+                    else ""
+                )
+                + (" Intervals are cut at the bounds." if bounds else "")
+            )
+        problem = self.support_problem()
+        if problem is not None:
+            lines.append(f"Warning: the data cannot support this fit: {problem}.")
+        return Summary("\n".join(lines), table)
 
 
 @dataclass
