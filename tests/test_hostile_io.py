@@ -518,3 +518,12 @@ def test_download_size_cap(loopback, tmp_path):
     slow = loopback(_Slow)
     with pytest.raises(InputError, match="announces") as exc:
         download_alpaca_eval(["huge"], judge="j", base_url=slow, cache_dir=tmp_path, progress=False)
+
+
+def test_stray_file_in_a_model_folder_is_not_a_judge(tmp_path):
+    _write(_layout(tmp_path, "m"), [_rec(i, pref=p) for i, p in enumerate([2, 1.5])])
+    _write(tmp_path / "results" / "m" / "README", "notes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        comps = read_alpaca_eval(tmp_path)
+    assert comps.judges == ["judge"] and comps.win_rates()["win_rate"].iloc[0] == 75.0

@@ -340,7 +340,8 @@ def _from_folder(p: Path, judge, models, exclude):
             "results/<model>/<judge>/annotations.json[.gz]); pass the data root, its results/ "
             "folder, or the annotation files."
         )
-    judges = sorted({s.judge for s in sources} | {q.judge for q in problems if q.judge})
+    # judges with readable files; a problem's "judge" may be a stray file (README)
+    judges = sorted({s.judge for s in sources}) or sorted({q.judge for q in problems if q.judge})
     if judge is None and len(judges) > 1:
         counts = ", ".join(f"{j} ({sum(s.judge == j for s in sources)} models)" for j in judges)
         raise InputError(
