@@ -286,8 +286,9 @@ def test_missing_preferences_as_the_reference_numpy(nan_tree):
         dist, lc_all_rows, lc_verdict_rows = _reference_by_numpy(
             nan_tree, model, fit.params_.loc[model]
         )
-        # debias's coefficients are the reference's L1 optimum at one grid C (liblinear tol 1e-4)
-        assert dist < 2e-3, (model, dist)
+        # debias's coefficients are the reference's L1 optimum at one grid C (liblinear tol 1e-4;
+        # measured <= 1.2e-4 here, 3.7e-3 with the length SD over rows with a verdict only)
+        assert dist < 1e-3, (model, dist)
         # and its LC averages over every row of the file, NaN preferences included
         assert table.loc[model, "lc_win_rate"] == pytest.approx(lc_all_rows, abs=1e-9)
         assert abs(lc_all_rows - lc_verdict_rows) > 1e-3  # (the check can tell the two apart)
