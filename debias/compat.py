@@ -29,6 +29,11 @@ baseline's gamed variants (its hub files ``instruction_difficulty.csv`` and
 :func:`warn_unless_reference_inputs` says so (a :class:`~debias.errors.FitWarning`)
 and :func:`reference_inputs` fetches the two files (cached) when online.
 
+Files the reference would misread are refused or read differently, on purpose:
+out-of-range preferences (the reference turns them into negative weights) are an
+error of debias's readers, and a missing output (``None``, where the reference
+crashes once it regularises) is read as empty text with a warning.
+
 Differences from the reference, none of which changes a number: the current
 scikit-learn spelling (``l1_ratios=(1,)`` instead of ``penalty="l1"`` from 1.8 on),
 metadata routing switched on only inside the call (the reference switches it on
