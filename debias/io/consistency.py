@@ -15,7 +15,6 @@ All of these warn (:class:`~debias.errors.DataWarning`) and keep the data:
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 
@@ -28,23 +27,21 @@ class FileChecks:
     """Accumulate per-file facts while reading, then warn once per kind of problem."""
 
     def __init__(self) -> None:
-        self._fingerprints: dict[str, tuple[Path, str]] = {}
+        self._fingerprints: dict[tuple, tuple[Path, str, list]] = {}
         self.duplicates: list[tuple[Path, Path]] = []
         self._baseline_answer: dict[tuple[str, str], tuple[str, Path]] = {}
         self.answer_drift: list[tuple[str, Path, Path]] = []
 
     def add(self, cols: dict[str, list], path: Path) -> None:
         """Record one file's columns (after its model was named)."""
-        digest = hashlib.blake2b(digest_size=16)
-        for text in cols["output_model"]:
-            digest.update(str(text).encode("utf-8", "replace") + b"\0")
-        digest.update(np.asarray(cols["preference"], dtype=float).tobytes())
-        key = digest.hexdigest()
+        outputs = cols["output_model"]
+        key = (hash(tuple(outputs)), np.asarray(cols["preference"], dtype=float).tobytes())
         model = str(cols["model"][0]) if cols["model"] else ""
-        if key in self._fingerprints and self._fingerprints[key][1] != model:
-            self.duplicates.append((self._fingerprints[key][0], path))
-        else:
-            self._fingerprints.setdefault(key, (path, model))
+        first = self._fingerprints.get(key)
+        if first is None:
+            self._fingerprints[key] = (path, model, outputs)
+        elif first[1] != model and first[2] == outputs:
+            self.duplicates.append((first[0], path))
         for base, instruction, answer in zip(
             cols["baseline"], cols["instruction"], cols["output_baseline"], strict=True
         ):
