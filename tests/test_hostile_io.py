@@ -527,3 +527,20 @@ def test_stray_file_in_a_model_folder_is_not_a_judge(tmp_path):
         warnings.simplefilter("error", DataWarning)
         comps = read_alpaca_eval(tmp_path)
     assert comps.judges == ["judge"] and comps.win_rates()["win_rate"].iloc[0] == 75.0
+
+
+def test_download_from_a_local_tree_falls_back_to_gz_and_refuses_a_fifo(tmp_path):
+    src = tmp_path / "src"
+    _write(src / "results/m/j/annotations.json.gz", gzip.compress(json.dumps([_rec(0)]).encode()))
+    (src / "results/pipe/j").mkdir(parents=True)
+    os.mkfifo(src / "results/pipe/j/annotations.json")
+    cache = tmp_path / "cache"
+    root = download_alpaca_eval(
+        "m", judge="j", base_url=src.as_uri(), cache_dir=cache, progress=False
+    )
+    assert read_alpaca_eval(root).models == ["m"]
+    with pytest.raises(InputError, match="named pipe") as exc:
+        download_alpaca_eval(
+            "pipe", judge="j", base_url=src.as_uri(), cache_dir=cache, progress=False
+        )
+    assert "\n" not in str(exc.value)

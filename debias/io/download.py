@@ -76,8 +76,11 @@ def _fetch(url: str, dest: Path, *, deadline: float, cap: int, seconds: float = 
     """
     from debias import __version__
 
-    if url.startswith("file:"):
-        check_regular_file(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+    if url.startswith("file:"):  # a local tree: regular files only (a FIFO would block)
+        local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+        if not local.exists() and not local.is_symlink():
+            raise _NotFound(f"could not download {url} (no such file); {_LOCAL}")
+        check_regular_file(local)
     request = urllib.request.Request(url, headers={"User-Agent": f"debias/{__version__}"})
     error: type[InputError] = InputError
     try:
