@@ -38,22 +38,23 @@ def _quiet_fit(glm, comps):
 
 
 def _direct_matrix(fit, r: float) -> pd.DataFrame:
-    """expit(X0 @ (b_i - b_j)).mean() by hand: X0 = [1, tanh((r - 1) * L_base / SD), γ] with
-    SD the reference model's sample SD of its length differences (what scaled() divides by)
-    and γ the instruction's difficulty when the formula has it."""
-    ref = next(iter(fit.results_.values()))
+    """By hand: model m's log-odds against the baseline on instruction x is
+    b_m · [1, tanh((r - 1) * L_base(x) / SD_m), γ_x] with SD_m the sample SD of m's length
+    differences (what scaled() divides by; γ when the formula has it); i vs j is
+    mean(expit(eta_i - eta_j)) over the instructions."""
     frame = pd.concat([res.frame for res in fit.results_.values()])
     instr = np.concatenate([res.instructions for res in fit.results_.values()])
     frame = frame[~pd.Index(instr).duplicated()]
-    sd = np.std(ref.frame["length"].to_numpy(), ddof=1)
-    x = np.tanh((r - 1.0) * frame["length_baseline"].to_numpy() / sd)
-    cols = [np.ones_like(x), x]
-    if "difficulty" in fit.columns_:
-        cols.append(frame["difficulty"].to_numpy())
-    X0 = np.column_stack(cols)
-    B = fit.params_.to_numpy()
-    out = np.array([[100 * expit(X0 @ (bi - bj)).mean() for bj in B] for bi in B])
-    return pd.DataFrame(out, index=fit.params_.index, columns=list(fit.params_.index))
+    eta = {fit.baseline_: np.zeros(len(frame))}
+    for m, res in fit.results_.items():
+        sd = np.std(res.frame["length"].to_numpy(), ddof=1)
+        cols = [np.ones(len(frame)), np.tanh((r - 1.0) * frame["length_baseline"].to_numpy() / sd)]
+        if "difficulty" in fit.columns_:
+            cols.append(frame["difficulty"].to_numpy())
+        eta[m] = np.column_stack(cols) @ fit.params_.loc[m].to_numpy()
+    names = list(fit.params_.index)
+    out = [[100 * expit(eta[i] - eta[j]).mean() for j in names] for i in names]
+    return pd.DataFrame(out, index=fit.params_.index, columns=names)
 
 
 def test_winrate_matrix_at_two_counterfactuals_equals_fresh_computations(sims):
@@ -221,3 +222,23 @@ def test_a_long_wrong_value_is_described_on_one_line(sims):
         with pytest.raises(ParameterError) as err:
             PreferenceGLM(preset="length_controlled_noreg", **kwargs).fit(comps)
         assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_winrate_against_the_baseline_is_the_controlled_win_rate(sims):
+    """Each model's own scaling of the mediators: the matrix's baseline column equals
+    avg_predictions at the same counterfactual (every model answered every instruction).
+    The old shared design used the first model's SD for everyone (up to 3.7 points off)."""
+    fit = _quiet_fit(PreferenceGLM(preset="length_controlled_noreg"), sims[0].comparisons)
+    for at in (None, {"length": ratio(1.3)}, {"length": ratio(0.5)}):
+        lc = avg_predictions(fit, at=at, se="sem").set_index("model")["estimate"] * 100
+        matrix = winrate_matrix(fit, at=at)
+        column = matrix[fit.baseline_]
+        np.testing.assert_allclose(column, lc.reindex(column.index), atol=1e-9)  # NaN alike
+        for m in fit.results_:
+            assert winrate(fit, m, fit.baseline_, at=at) == pytest.approx(
+                lc[m], abs=1e-9, nan_ok=True
+            )
+        assert lc.notna().sum() >= 3
+        missing = lc.index[lc.isna()]
+        assert set(matrix.attrs["notes"]) == set(missing)
+        assert matrix.loc[missing].drop(columns=missing).isna().all().all()
