@@ -49,8 +49,8 @@ def load_comparisons(
         .ndjson .json .parquet .pq``, text ones optionally ``.gz``: read by
         :func:`debias.io.read_judgments`), or an AlpacaEval tree / annotation
         file(s) (:func:`debias.io.read_alpaca_eval`). A ``.json[.gz]`` file is read
-        as AlpacaEval annotations unless ``mapping=`` or ``preference_scale=`` is
-        given (then as a table of records).
+        as AlpacaEval annotations unless ``mapping=`` or
+        ``preference_scale="probability"`` is given (then as a table of records).
     judge : str, optional
         Keep this judge (AlpacaEval: the judge folder name).
     models, exclude : str or list of str, optional
@@ -88,7 +88,7 @@ def load_comparisons(
         comps = Comparisons.from_dataframe(source, baseline=baseline, **table_options)
         baseline = None
     elif (fmt := table_format(source) if isinstance(source, (str, Path)) else None) and (
-        fmt != "json" or mapping is not None or preference_scale is not None
+        fmt != "json" or mapping is not None or preference_scale == "probability"
     ):
         comps = read_judgments(source, baseline=baseline, **table_options)
         baseline = None

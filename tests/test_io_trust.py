@@ -267,3 +267,21 @@ def test_leaderboard_accepts_a_dataframe():
         from_frame = leaderboard(sim.comparisons.data, lam=0)
         from_comps = leaderboard(sim.comparisons, lam=0)
     pd.testing.assert_frame_equal(from_frame, from_comps)
+
+
+def test_json_dispatch_alpaca_file_or_table(sim_tree, tmp_path):
+    f = tmp_path / "copy.json"
+    shutil.copy(sim_tree / "results" / "model_0" / JUDGE / "annotations.json", f)
+    n, rate = _hand_rate(f)
+    for kw in ({}, {"preference_scale": "alpaca_eval"}):
+        comps = load_comparisons(f, **kw)
+        assert comps.models == ["model_0"] and comps.win_rates()["win_rate"].iloc[
+            0
+        ] == pytest.approx(rate)
+    as_table = load_comparisons(
+        f,
+        mapping={"generator_2": "model", "generator_1": "baseline"},
+        preference_scale="alpaca_eval",
+    )
+    assert as_table.win_rates()["n"].iloc[0] == n
+    assert as_table.win_rates()["win_rate"].iloc[0] == pytest.approx(rate)
