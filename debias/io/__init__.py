@@ -2,7 +2,11 @@
 
 Every reader returns validated :class:`~debias.data.Comparisons` (or a plain
 DataFrame for side tables) and raises :class:`~debias.errors.InputError` with a
-one-line message naming the file when the data is malformed.
+one-line message naming the file when the data is malformed. Every file is read
+through :mod:`debias.io.safe_read`: regular files only, gzip streamed and capped
+(2 GiB per file or ``$DEBIAS_MAX_FILE_BYTES``; more than 200-fold inflation is
+refused as a decompression bomb); downloads stream with a size cap and a total
+deadline.
 """
 
 from debias.io.alpaca_eval import (

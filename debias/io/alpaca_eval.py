@@ -41,7 +41,7 @@ from debias.io.annotations import (
     parse_json_list,
     positions,
 )
-from debias.io.consistency import FileChecks
+from debias.io.consistency import FileChecks, check_same_model_twice
 from debias.io.published import normalise_column_name, read_benchmarks, read_leaderboard
 from debias.io.safe_read import REDO, check_regular_file, read_bytes
 from debias.io.tree import ANNOTATION_FILES, MODEL_OUTPUT_FILES, Source, as_names, close_matches
@@ -162,7 +162,7 @@ def read_alpaca_eval(
                 cols = _read_one(source, data, judge)
                 if cols is None:
                     continue
-                _check_across_files(cols, source.path, seen_keys)
+                check_same_model_twice(cols, source.path, seen_keys)
             except InputError as exc:
                 if source.named or len(sources) == 1:
                     raise
@@ -380,30 +380,6 @@ def _from_folder(p: Path, judge, models, exclude):
             + (f" ({problems[0].message})." if problems else ".")
         )
     return sources, p, problems
-
-
-def _check_across_files(
-    cols: dict[str, list], f: Path, seen: dict[tuple, tuple[Path, set]]
-) -> None:
-    """Two files judging the same model on the same instructions cannot both be kept."""
-    mine: dict[tuple, set] = {}
-    for key, instruction in zip(
-        zip(cols["judge"], cols["model"], cols["baseline"], strict=True),
-        cols["instruction"],
-        strict=True,
-    ):
-        mine.setdefault(key, set()).add(instruction)
-    for key, instructions in mine.items():
-        if key not in seen:
-            seen[key] = (f, instructions)
-            continue
-        other, theirs = seen[key]
-        if instructions & theirs:
-            raise InputError(
-                f"{f}: model {key[1]!r} (judge {key[0]!r}, baseline {key[2]!r}) is also judged "
-                f"in {other} on the same instructions: read one of the two (models=...)."
-            )
-        seen[key] = (other, theirs | instructions)
 
 
 def _filter(frame, judge, models, exclude, baseline, where) -> pd.DataFrame:

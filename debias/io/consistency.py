@@ -1,6 +1,8 @@
 """Checks across the files of one read: what one file alone cannot show.
 
-All of these warn (:class:`~debias.errors.DataWarning`) and keep the data:
+One is an error: the same (judge, model, baseline) judged on the same prompt in
+two files (:func:`check_same_model_twice`: which verdict would count?). The others
+warn (:class:`~debias.errors.DataWarning`) and keep the data:
 
 - two model folders with the same answers and verdicts (an upstream quirk of the
   public AlpacaEval results: a submission copied under another name);
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from debias.errors import DataWarning
+from debias.errors import DataWarning, InputError
 
 
 class FileChecks:
@@ -99,3 +101,27 @@ def warn_near_duplicate_prompts(instructions, source: str = "", stacklevel: int 
             stacklevel=stacklevel,
         )
     return len(clashes)
+
+
+def check_same_model_twice(
+    cols: dict[str, list], f: Path, seen: dict[tuple, tuple[Path, set]]
+) -> None:
+    """Two files judging the same model on the same instructions cannot both be kept."""
+    mine: dict[tuple, set] = {}
+    for key, instruction in zip(
+        zip(cols["judge"], cols["model"], cols["baseline"], strict=True),
+        cols["instruction"],
+        strict=True,
+    ):
+        mine.setdefault(key, set()).add(instruction)
+    for key, instructions in mine.items():
+        if key not in seen:
+            seen[key] = (f, instructions)
+            continue
+        other, theirs = seen[key]
+        if instructions & theirs:
+            raise InputError(
+                f"{f}: model {key[1]!r} (judge {key[0]!r}, baseline {key[2]!r}) is also judged "
+                f"in {other} on the same instructions: read one of the two (models=...)."
+            )
+        seen[key] = (other, theirs | instructions)
