@@ -268,6 +268,8 @@ def leaderboard(
         level=level,
         solver=glm.solver,
     )
+    if compat:
+        table.attrs["compat_folds"] = glm.compat_folds
     return (table, glm) if return_fit else table
 
 

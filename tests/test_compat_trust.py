@@ -441,6 +441,7 @@ def test_leaderboard_reference_inputs_download_uses_the_hub_files(nan_tree, monk
     assert calls == [{"download": True}]
     expected, _ = _compat_table(nan_tree)
     pd.testing.assert_series_equal(got["lc_win_rate"], expected["lc_win_rate"])
+    assert got.attrs["compat_folds"] == "current"
 
 
 # ---------------------------------------------------------------------------------------------
