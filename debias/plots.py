@@ -742,7 +742,7 @@ def _table_controls(table: pd.DataFrame, controls) -> list[str]:
 
 
 def raw_vs_controlled(
-    table: pd.DataFrame, n_labels: int = 6, ax=None, *, column: str = "lc_win_rate", controls=None
+    table: pd.DataFrame, n_labels: int = 6, ax=None, *, column: str | None = None, controls=None
 ):
     """Raw against controlled win rate, coloured by average length.
 
@@ -758,9 +758,10 @@ def raw_vs_controlled(
         lc_win_rate, avg_length``.
     n_labels : int, default 6
     ax : matplotlib.axes.Axes, optional
-    column : str, default "lc_win_rate"
+    column : str, optional
         The controlled win-rate column (e.g. an audit's
-        ``length_markdown_controlled_win_rate``).
+        ``length_markdown_controlled_win_rate``). Default: ``table.attrs["column"]``
+        (set by :meth:`AuditReport.leaderboard_table`), else ``lc_win_rate``.
     controls : sequence of str, optional
         What that column controls, for the axis label and title. Default:
         ``table.attrs["controls"]``, else the mediators of ``table.attrs["formula"]``
@@ -783,6 +784,10 @@ def raw_vs_controlled(
     >>> ax.get_title().splitlines()[0]
     'Raw vs length- and markdown-controlled win rate'
     """
+    own = table.attrs.get("column")  # an audit table's main column (attrs["controls"])
+    column = column or own or "lc_win_rate"
+    if controls is None and own is not None and column != own:
+        controls = ["length"] if column == "lc_win_rate" else None
     _check_table(table, ["model", "win_rate", column, "avg_length"], "raw_vs_controlled")
     label = controls_label(_table_controls(table, controls))
     fig, ax = _new_axes(ax, figsize=(6.8, 5.4))

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from debias.audit import _sentence, audit, audit_formula, fit_audit_glm
+from debias.audit import audit, audit_formula, fit_audit_glm
 from debias.audit_checks import binned_residual_test
+from debias.audit_report import _sentence
 from debias.data import Comparisons
 from debias.errors import DataWarning
 from debias.leaderboard import leaderboard
@@ -117,7 +118,7 @@ def test_figure_and_report_name_the_controls(two_mediators):
     assert ylabel == "Length- and markdown-controlled win rate (%)"
     md = report.to_markdown()
     assert "length_markdown_controlled_win_rate" in md and "lc_win_rate" in md
-    assert "Raw against length and markdown-controlled win rate" in md
+    assert "Raw against length- and markdown-controlled win rate" in md
 
 
 # ------------------------------------------------------------------ item 5: model checks
