@@ -187,6 +187,15 @@ class PreferenceGLM(BaseEstimator):
         for name in [k for k in self.__dict__ if k not in params]:
             del self.__dict__[name]
 
+    def __getstate__(self) -> dict:
+        """Pickle everything but ``comparisons_``: the judgments with the answers' text
+        are only read while fitting and are 95% of the bytes (155 MB of 155 for 46
+        models x 805 simulated instructions; 8.8 MB without). An unpickled fit gives
+        the same tables, predictions and matrices."""
+        state = dict(super().__getstate__())
+        state.pop("comparisons_", None)
+        return state
+
     def fit(self, comparisons: Comparisons) -> PreferenceGLM:
         """Fit stage 1 (if asked) and every model's stage-2 fit.
 

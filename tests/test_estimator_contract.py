@@ -242,3 +242,13 @@ def test_winrate_against_the_baseline_is_the_controlled_win_rate(sims):
         missing = lc.index[lc.isna()]
         assert set(matrix.attrs["notes"]) == set(missing)
         assert matrix.loc[missing].drop(columns=missing).isna().all().all()
+
+
+def test_a_pickled_fit_leaves_out_the_answers_text(sims):
+    fit = _quiet_fit(PreferenceGLM(), sims[0].comparisons)
+    blob = pickle.dumps(fit)
+    text_bytes = sum(len(t) for t in fit.comparisons_.data["output_model"])
+    assert len(blob) < text_bytes  # the answers alone are larger than the pickled fit
+    back = pickle.loads(blob)
+    assert hasattr(fit, "comparisons_") and not hasattr(back, "comparisons_")
+    pd.testing.assert_frame_equal(avg_predictions(back), avg_predictions(fit))
