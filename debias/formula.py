@@ -1,4 +1,5 @@
-"""Model formulas: presets, parsing, and design matrices (the only module that imports patsy).
+"""Model formulas: presets, parsing, and design matrices (with formula_check, the only
+modules that import patsy).
 
 A debias formula describes the judge's log-odds of preferring the model on one
 instruction. Its right-hand side may use
@@ -9,7 +10,14 @@ instruction. Its right-hand side may use
 - ``difficulty``: the frozen per-instruction difficulty γ (stage 1);
 - the pairwise transforms ``scaled(x)`` (divide by the per-model SD, not centred),
   ``diff_over_sum(a, b)`` (Arena's (a − b)/(a + b + 1), SD-scaled, not centred),
-  ``log_ratio(a, b)``, and numpy functions (``tanh``, ``log``, ``np.*``).
+  ``log_ratio(a, b)``, and the numpy functions of
+  :data:`debias.formula_check.NUMPY_FUNCTIONS` (``tanh``, ``log``, ``clip``, ...,
+  bare or as ``np.tanh``).
+
+A formula is code-like input: every term is checked against that allow-list
+before patsy evaluates anything, and evaluated with no Python builtins
+(:mod:`debias.formula_check`); anything else is a :class:`FormulaError` naming
+the term.
 
 The model's strength is always the first coefficient (``strength``, 1 on the
 model's own rows, 0 on regularisation rows): the formula's intercept is replaced
@@ -62,7 +70,8 @@ PRESETS: dict[str, Preset] = {
             0.2,
             "AlpacaEval's LC model: length (tanh of the SD-scaled character difference), "
             "instruction difficulty, strength; regularised toward the baseline's own "
-            "verbose/concise variants with weight 0.2.",
+            "verbose/concise variants with weight 0.2 when they are given, else by partial "
+            "pooling of the slopes across the judge's models (debias.pooling).",
         ),
         Preset(
             "length_controlled_noreg",
