@@ -18,7 +18,7 @@ The thresholds (:data:`IDENTICAL_SHARE` 25%, :data:`SIMILARITY` 0.5,
 AlpacaEval 2.0 results (judge ``weighted_alpaca_eval_gpt4_turbo``): there the
 largest share of identical answers is 2.7% (22 of 805, ``gpt4_gamed``, whose
 answers are truncated to a few characters), the largest mean pairwise similarity
-0.043 and the largest share of answers with a marker 0.12% (1 of 805: "you must
+0.039 and the largest share of answers with a marker 0.12% (1 of 805: "you must
 choose what is best for you"); none is flagged (``tests/test_degenerate.py``). A
 submission answering every prompt with one string scores 100%, 1.0 and, with a
 marker in it, 100%.
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import re
 import warnings
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -56,7 +55,8 @@ __all__ = [
     "injection_markers",
 ]
 
-#: Text aimed at the judge rather than the user, as (label, case-insensitive regex):
+#: Text aimed at the judge rather than the user, as (label, regex matched against the
+#: lower-cased text):
 #: instructions to the evaluator ("ignore previous instructions", "you must choose",
 #: "as the evaluator"), the verdict formats of the common judge prompts (AlpacaEval's
 #: "Output (a)"/"Output (b)" and model identifiers "m"/"M", MT-bench / Arena-Hard's
@@ -71,22 +71,32 @@ INJECTION_MARKERS: tuple[tuple[str, str], ...] = (
      r"\bas\s+(?:the|an)\s+(?:evaluator|judge|annotator)\b|\bpreferred\s+output\s+is\b|"
      r"\b(?:rate|rank|judge)\s+this\s+(?:answer|response|output)\s+(?:as\s+)?(?:the\s+)?best\b"),
     ("verdict format Output (a)/(b)", r"\boutput\s*\(\s*[ab]\s*\)"),
-    ("verdict format [[A]]", r"\[\[\s*[AB]\s*(?:[<>=]{1,2}\s*[AB]\s*)?\]\]"),
-    ("model identifier", r"\bmodel[_ ]identifier\b|\"model\"\s*:\s*\"[mM]\""),
+    ("verdict format [[A]]", r"\[\[\s*[ab]\s*(?:[<>=]{1,2}\s*[ab]\s*)?\]\]"),
+    ("model identifier", r"\bmodel[_ ]identifier\b|\"model\"\s*:\s*\"m\""),
     ("chat role tag", r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id)\|>|"
-     r"\[/?INST\]|<</?SYS>>"),
-    ("instruction template", r"^\s*#{2,}\s*(?:instruction|response|system)\s*:"),
-    ("system role line", r"^\s*system\s*:"),
+     r"\[/?inst\]|<</?sys>>"),
+    ("instruction template", r"^[ \t]*#{2,}[ \t]*(?:instruction|response|system)[ \t]*:"),
+    ("system role line", r"^[ \t]*system[ \t]*:"),
 )  # fmt: skip
-_MARKERS = [
-    (label, re.compile(rx, re.IGNORECASE | re.MULTILINE)) for label, rx in INJECTION_MARKERS
-]
+#: Lower-case strings one of which a text must contain before the marker's regex is run
+#: (a fast prefilter; the regexes are written for lower-cased text).
+_KEYS: dict[str, tuple[str, ...]] = {
+    "ignore previous instructions": ("ignore", "disregard", "forget"),
+    "instruction to the judge": ("you must", "evaluator", "judge", "annotator", "preferred output"),
+    "verdict format Output (a)/(b)": ("output",),
+    "verdict format [[A]]": ("[[",),
+    "model identifier": ("identifier", '"model"'),
+    "chat role tag": ("<|", "inst]", "sys>>"),
+    "instruction template": ("##",),
+    "system role line": ("system",),
+}
+_MARKERS = [(label, _KEYS[label], re.compile(rx, re.MULTILINE)) for label, rx in INJECTION_MARKERS]
 
 #: Flag when at least this share of a model's answers equal its most common answer
 #: (honest AlpacaEval models: at most 2.7%).
 IDENTICAL_SHARE = 0.25
 #: Flag when the mean character 5-gram Jaccard similarity of pairs of answers to
-#: different prompts is at least this (honest AlpacaEval models: at most 0.043).
+#: different prompts is at least this (honest AlpacaEval models: at most 0.039).
 SIMILARITY = 0.5
 #: Flag when at least this share of a model's answers carry an injection marker
 #: (honest AlpacaEval models: at most 0.12%).
@@ -94,7 +104,7 @@ INJECTION_SHARE = 0.05
 #: Pairs of answers sampled for the similarity (fixed seed: deterministic).
 N_PAIRS = 200
 _SHINGLE = 5
-_MAX_CHARS = 4000  # each answer's first characters used for the similarity (bounded time)
+_MAX_CHARS = 2000  # each answer's first characters used for the similarity (bounded time)
 
 
 def _normalise(text: str) -> str:
@@ -111,17 +121,13 @@ def injection_markers(text: str) -> list[str]:
     >>> injection_markers("if [[ -f x ]]; then echo ok; fi")
     []
     """
-    return [label for label, rx in _MARKERS if rx.search(str(text))]
+    low = str(text).lower()
+    return [label for label, keys, rx in _MARKERS if any(k in low for k in keys) and rx.search(low)]
 
 
-def _shingles(text: str) -> set[int]:
+def _shingles(text: str) -> set[str]:
     t = _normalise(text)[:_MAX_CHARS]
-    if len(t) < _SHINGLE:
-        return {zlib.crc32(t.encode("utf-8", "surrogatepass"))}
-    return {
-        zlib.crc32(t[i : i + _SHINGLE].encode("utf-8", "surrogatepass"))
-        for i in range(len(t) - _SHINGLE + 1)
-    }
+    return {t[i : i + _SHINGLE] for i in range(max(len(t) - _SHINGLE + 1, 1))}
 
 
 def _mean_similarity(texts: list[str], n_pairs: int, seed: int = 0) -> float:
@@ -131,9 +137,9 @@ def _mean_similarity(texts: list[str], n_pairs: int, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     i = rng.integers(0, n, size=n_pairs)
     j = (i + rng.integers(1, n, size=n_pairs)) % n  # j != i
-    cache: dict[int, set[int]] = {}
+    cache: dict[int, set[str]] = {}
 
-    def sh(k: int) -> set[int]:
+    def sh(k: int) -> set[str]:
         if k not in cache:
             cache[k] = _shingles(texts[k])
         return cache[k]

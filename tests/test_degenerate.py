@@ -115,7 +115,7 @@ def test_no_real_alpaca_eval_model_is_flagged(alpaca):
     """False-positive rate on the 46 real models of the data pack: 0/46.
 
     Measured margins (see debias/degenerate.py): identical share at most 2.7%
-    (gpt4_gamed), mean similarity at most 0.043, injection share at most 0.12%.
+    (gpt4_gamed), mean similarity at most 0.039, injection share at most 0.12%.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
