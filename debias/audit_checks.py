@@ -16,9 +16,18 @@ Two checks whose failure the audit's verdict states:
   covariance, and the Wald statistic of "every bin mean is 0" over the first
   G − 1 bins (the last is determined by the others through each model's
   intercept score equation) is referred to χ²(G − 1). The direct effect of a
-  fitted instruction difficulty on the predictions is not propagated (its own
-  estimation only through the coefficients); in simulated well-specified judges
-  the test holds its level (``tests/test_audit_trust.py``).
+  fitted instruction difficulty on the predictions is not propagated (its
+  estimation enters only through the coefficients' influence).
+
+Level, measured on well-specified simulated judges (6 models × 300 instructions,
+40 seeds, rejections at 5%): without a fitted difficulty 5.0% (bins of the
+length difference) and 2.5% (bins of the fitted probability); with a fitted
+difficulty 0.0% (length bins: conservative) but 17.5% (fitted-probability bins:
+a difficulty fitted from few judgments per instruction makes the extreme fitted
+probabilities over-confident), so :func:`debias.audit.audit` tests the fitted
+probability only when the difficulty is not fitted. Power: a quadratic length
+effect fitted with ``tanh`` (8 models × 400 instructions) is rejected at
+p < 0.01 (``tests/test_audit_trust.py``).
 
 Examples
 --------
