@@ -15,65 +15,17 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import errno
 import os
-import re
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from debias.errors import DebiasError, DebiasWarning, InputError, ParameterError
+from debias.cli_messages import LineProgress, one_line, to_cli_message
+from debias.errors import DebiasWarning, InputError, ParameterError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".md", ".json")
 READ_COMMANDS = ("leaderboard", "matrix", "difficulty", "audit")
-
-# Python keyword -> command-line flag, applied to error and warning messages shown on the CLI.
-FLAGS = {
-    "models": "--models",
-    "exclude": "--exclude",
-    "judge": "--judge",
-    "mapping": "--map",
-    "baseline": "--baseline",
-    "preference_scale": "--preference-scale",
-    "preset": "--preset",
-    "formula": "--formula",
-    "difficulty": "--difficulty",
-    "regularize": "--regularize",
-    "lam": "--lam",
-    "compat": "--compat",
-    "compat_folds": "--compat-folds",
-    "difficulty_join": "--difficulty-join",
-    "se": "--se",
-    "level": "--level",
-    "n_boot": "--n-boot",
-    "seed": "--seed",
-    "n_jobs": "--jobs",
-    "out_dir": "--out",
-    "out": "--out",
-}
-_KEYWORD = re.compile(
-    r"(?<![\w.\-'\"])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")= ?"
-)
-_PARAMETER = re.compile(r"\bThe '(" + "|".join(FLAGS) + r")' parameter\b")
-
-
-def to_cli_message(message: str) -> str:
-    """A library message with Python keywords replaced by the command-line flags.
-
-    Examples
-    --------
-    >>> to_cli_message("pick one with judge=... or pass models=['a']")
-    "pick one with --judge ... or pass --models ['a']"
-    >>> to_cli_message("The 'n_jobs' parameter must be a nonzero int. Got 0 instead.")
-    'The --jobs option must be a nonzero int. Got 0 instead.'
-    >>> to_cli_message("fit(difficulty='none'); mapping= and preference_scale= apply to tables")
-    "fit(--difficulty 'none'); --map and --preference-scale apply to tables"
-    """
-    message = _PARAMETER.sub(lambda m: f"The {FLAGS[m.group(1)]} option", message)
-    message = _KEYWORD.sub(lambda m: FLAGS[m.group(1)] + " ", message)
-    return message.replace(" (--judge on the command line)", "")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -330,6 +282,18 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="the reference's exact procedure (L1, CV-chosen C)",
     )
     p.add_argument(
+        "--compat-folds",
+        choices=("sklearn-1.4", "current"),
+        help="with --compat: whose GroupKFold folds pick C: sklearn-1.4 (the published numbers' "
+        "stack, default) or current (alpaca-eval 0.6.6 installed today)",
+    )
+    p.add_argument(
+        "--reference-inputs",
+        choices=("download",),
+        help="with --compat: use the reference's own difficulty and df_gamed files (downloaded "
+        "once, then cached)",
+    )
+    p.add_argument(
         "--difficulty-join",
         choices=("instruction", "position"),
         help="match difficulty by instruction (default) or by row position (the reference's defect; "
@@ -362,7 +326,7 @@ def _add_se_options(p: argparse.ArgumentParser) -> None:
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
-    return dict(
+    kwargs = dict(
         preset=args.preset,
         formula=args.formula,
         difficulty=args.difficulty,
@@ -371,6 +335,10 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
         compat=args.compat,
         difficulty_join=args.difficulty_join,
     )
+    for name in ("compat_folds", "reference_inputs"):  # only when given
+        if getattr(args, name) is not None:
+            kwargs[name] = getattr(args, name)
+    return kwargs
 
 
 # --------------------------------------------------------------------------- stage messages
@@ -378,74 +346,6 @@ def _note(args: argparse.Namespace, message: str) -> None:
     """A stage message on stderr (unless ``--quiet``)."""
     if not args.quiet:
         print(message, file=sys.stderr, flush=True)
-
-
-class _LineProgress:
-    """stderr for a log, a pipe or a notebook's ``!debias``: progress bars become plain lines.
-
-    tqdm redraws a bar with ``\\r``; here each bar's first state, its final state and at
-    most one state every ``interval`` seconds become a line. Other text passes through.
-    """
-
-    _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-    def __init__(self, stream, interval: float = 10.0) -> None:
-        self._stream = stream
-        self._interval = interval
-        self._pending: str | None = None
-        self._last_line: str | None = None
-        self._last_key: str | None = None
-        self._last_time = 0.0
-
-    def write(self, text: str) -> int:
-        n = len(text)
-        text = self._ANSI.sub("", text)
-        if "\r" in text:
-            head, _, status = text.rpartition("\r")
-            before = head.split("\r")[0]
-            if before:
-                self._text(before)
-            self._status(status.strip())
-            return n
-        if self._pending is not None and text.startswith("\n"):
-            self._emit(self._pending)  # a bar closed: its final state
-            text = text[1:]
-        if text:
-            self._text(text)
-        return n
-
-    def _text(self, text: str) -> None:
-        self._pending = None
-        self._stream.write(text)
-
-    def _status(self, status: str) -> None:
-        if not status:  # a bar cleared itself (leave=False): show its final state
-            if self._pending is not None:
-                self._emit(self._pending)
-            return
-        key = status.split(":")[0]
-        now = time.monotonic()
-        if key != self._last_key or now - self._last_time >= self._interval:
-            self._emit(status)
-            self._last_key, self._last_time = key, now
-        else:
-            self._pending = status
-
-    def _emit(self, line: str) -> None:
-        self._pending = None
-        if line != self._last_line:
-            self._stream.write(line + "\n")
-            self._stream.flush()
-            self._last_line = line
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
 
 
 # --------------------------------------------------------------------------- paths
@@ -617,7 +517,9 @@ def _caption(table) -> str:
     a = table.attrs
     return (
         f"judge: {a.get('judge')}   baseline: {a.get('baseline')}   formula: {a.get('formula')}   "
-        f"solver: {a.get('solver')}   LC interval: {a.get('se')}, {a.get('level', 0.95):.0%}\n"
+        f"solver: {a.get('solver')}"
+        + (f" (folds: {a['compat_folds']})" if a.get("compat_folds") else "")
+        + f"   LC interval: {a.get('se')}, {a.get('level', 0.95):.0%}\n"
         "win rates in percent; avg_length in characters"
     )
 
@@ -713,42 +615,6 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- errors
-_OS_HINTS = {
-    errno.ENOSPC: "the disk is full",
-    errno.EDQUOT: "the disk quota is exceeded",
-    errno.EROFS: "the file system is read-only",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.EISDIR: "is a folder, not a file",
-    errno.ENOENT: "no such file or folder",
-    errno.ENAMETOOLONG: "the name is too long",
-    errno.ELOOP: "too many levels of symbolic links",
-}
-
-
-def _one_line(exc: BaseException) -> tuple[str, int]:
-    """The one-line message and exit code of an exception."""
-    if isinstance(exc, DebiasError):
-        text = str(exc).strip().splitlines()
-        return to_cli_message(text[0] if text else type(exc).__name__), 2
-    if isinstance(exc, OSError):
-        what = _OS_HINTS.get(exc.errno) or exc.strerror or str(exc) or type(exc).__name__
-        where = exc.filename if exc.filename is not None else ""
-        if exc.filename2 is not None:
-            where = f"{where} -> {exc.filename2}"
-        return (f"{where}: {what}" if where else str(what)), 2
-    if isinstance(exc, UnicodeError):
-        return f"text that is not valid Unicode/UTF-8 ({exc}); fix or re-encode the file.", 2
-    if isinstance(exc, RecursionError):
-        return "the input is nested too deeply to read (deeply nested JSON?).", 2
-    if isinstance(exc, MemoryError):
-        return "out of memory: the input is too large for this machine.", 2
-    text = str(exc).strip().splitlines()
-    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return f"internal error ({detail}); run with --debug for the traceback.", 1
-
-
 def _format_warning(message, category, filename, lineno, line=None) -> str:
     text = str(message)
     return f"warning: {to_cli_message(text)}\n"
@@ -762,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _format_warning
     stderr = sys.stderr
     if not args.quiet and not stderr.isatty():
-        sys.stderr = _LineProgress(stderr)
+        sys.stderr = LineProgress(stderr)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", DebiasWarning)
@@ -779,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        message, code = _one_line(exc)
+        message, code = one_line(exc)
         print(f"debias {args.command}: error: {message}", file=stderr)
         return code
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -109,6 +110,12 @@ def load_comparisons(
     if baseline is not None:
         comps = comps.select(baseline=baseline)
     return comps.select(judge=judge, models=models, exclude=exclude)
+
+
+def _stage(progress: bool, message: str) -> None:
+    """A stage message on stderr when progress is shown (the CLI, unless --quiet)."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
 
 
 def leaderboard(
@@ -238,6 +245,7 @@ def leaderboard(
         **({"compat_folds": compat_folds} if compat_folds is not None else {}),
         progress=progress,
     ).fit(comps)
+    _stage(progress, f"LC win rates with {se} intervals…")
     lc = avg_predictions(
         glm, se=se, level=level, n_boot=n_boot, seed=seed, n_jobs=n_jobs, progress=progress
     )
@@ -258,6 +266,7 @@ def leaderboard(
     table = table[list(COLUMNS)].sort_values("lc_win_rate", ascending=False, kind="stable")
     table = table.reset_index(drop=True)
     # degenerate submissions (one answer to every prompt, text aimed at the judge): flagged
+    _stage(progress, f"checking {len(comps.models)} models for degenerate submissions…")
     flags = flag_models(comps).set_index("model")["flags"]
     table["flags"] = table["model"].map(flags).fillna("")
     table.attrs.update(

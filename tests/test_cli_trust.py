@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import debias.cli
+import debias.cli_messages
 from debias.cli import main
 
 SCRIPT = Path(sys.executable).with_name("debias")
@@ -215,7 +215,7 @@ def test_progress_lines_are_rate_limited_and_end_with_the_final_state():
             pass
 
     sink = Sink()
-    stream = debias.cli._LineProgress(sink, interval=3600)
+    stream = debias.cli_messages.LineProgress(sink, interval=3600)
     for _ in tqdm(range(5000), desc="bootstrap", file=stream, mininterval=0, miniters=1):
         pass
     lines = sink.text.splitlines()
