@@ -105,6 +105,13 @@ def _num(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}".replace("-", "−")
 
 
+def _range(lo: float, hi: float, digits: int) -> str:
+    """``lo to hi`` for a table cell; "not estimable" when either end is missing."""
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{lo:.{digits}f} to {hi:.{digits}f}"
+    return "not estimable"
+
+
 def _ci_p(lo: float, hi: float, p: float, pct: str, digits: int) -> str:
     """``95% CI a to b, p = x``; says so when the interval or the p-value is not estimable."""
     if np.isfinite(lo) and np.isfinite(hi):
@@ -450,14 +457,18 @@ class AuditReport:
                 "pooled slope": s["estimate"],
                 "SE": s["std_error"],
                 f"{pct} CI": [
-                    f"{a:.3f} to {b:.3f}"
-                    for a, b in zip(s["conf_low"], s["conf_high"], strict=True)
+                    _range(a, b, 3) for a, b in zip(s["conf_low"], s["conf_high"], strict=True)
                 ],
                 "p": [_fmt_p(p).replace("p = ", "").replace("p ", "") for p in s["p_value"]],
-                "effect (points)": [f"{e:+.1f}" for e in s["effect"]],
+                "effect (points)": [
+                    f"{e:+.1f}" if np.isfinite(e) else "not estimable" for e in s["effect"]
+                ],
                 f"effect {pct} CI": [
-                    f"{a:.1f} to {b:.1f}"
+                    _range(a, b, 1)
                     for a, b in zip(s["effect_conf_low"], s["effect_conf_high"], strict=True)
+                ],
+                "p (effect)": [
+                    _fmt_p(p).replace("p = ", "").replace("p ", "") for p in s["effect_p_value"]
                 ],
                 "models": s["n_models"],
             }

@@ -239,3 +239,15 @@ def test_a_degenerate_submission_is_flagged_in_the_audit():
     pm = report.per_model.set_index("model")
     assert (pm.drop("model_0")["flags"] == "").all()
     assert flag in report.to_markdown()
+
+
+def test_tables_of_the_report_never_print_nan(two_mediators):
+    _, report = two_mediators
+    summary = report.summary.copy()
+    report.summary.loc[0, ["conf_low", "effect", "effect_conf_high", "effect_p_value"]] = np.nan
+    try:
+        text = report.to_markdown() + report.to_html() + repr(report)
+    finally:
+        report.summary = summary
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+    assert "not estimable" in text
