@@ -44,8 +44,10 @@ FLAGS = {
     "out_dir": "--out",
     "out": "--out",
 }
+# a keyword starts a word (after a space, an opening bracket, a comma or a backquote), so that
+# "m:difficulty=38.8" or "x.models=" in data are left alone
 _KEYWORD = re.compile(
-    r"(?<![\w.\-'\"])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")= ?"
+    r"(?<![^\s(\[,`])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")= ?"
 )
 _PARAMETER = re.compile(r"\bThe '(" + "|".join(FLAGS) + r")' parameter\b")
 
@@ -57,6 +59,8 @@ def to_cli_message(message: str) -> str:
     --------
     >>> to_cli_message("pick one with judge=... or pass models=['a']")
     "pick one with --judge ... or pass --models ['a']"
+    >>> to_cli_message("Very large coefficients (m:difficulty=38.8, n:judge=2)")
+    'Very large coefficients (m:difficulty=38.8, n:judge=2)'
     >>> to_cli_message("The 'n_jobs' parameter must be a nonzero int. Got 0 instead.")
     'The --jobs option must be a nonzero int. Got 0 instead.'
     >>> to_cli_message("fit(difficulty='none'); mapping= and preference_scale= apply to tables")

@@ -410,3 +410,25 @@ def test_help_is_fast_and_loads_no_numeric_stack():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stderr.strip() == "[]"
     assert "leaderboard" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "python, cli",
+    [
+        ("pass models=['a', 'b'] or exclude=...", "pass --models ['a', 'b'] or --exclude ..."),
+        ("use preference_scale='alpaca_eval'", "use --preference-scale 'alpaca_eval'"),
+        ("(mapping= and baseline= apply to tables)", "(--map and --baseline apply to tables)"),
+        ("The 'n_boot' parameter must be an int", "The --n-boot option must be an int"),
+        ("pick one with judge=... (--judge on the command line).", "pick one with --judge ...."),
+        # data that merely looks like a keyword is left alone
+        (
+            "coefficients (m:difficulty=38.8, x.models=2)",
+            "coefficients (m:difficulty=38.8, x.models=2)",
+        ),
+        ("instruction 'se=3' has no answer", "instruction 'se=3' has no answer"),
+    ],
+)
+def test_python_keywords_become_flags_only_where_they_are_keywords(python, cli):
+    from debias.cli_messages import to_cli_message
+
+    assert to_cli_message(python) == cli
