@@ -686,12 +686,12 @@ class AuditReport:
     def __repr__(self) -> str:
         return (
             f"AuditReport(judge={self.info.get('judge')!r}, models={self.info.get('n_models')})\n"
-            f"{self.verdict}\n{self._summary_display().to_string(index=False)}"
+            f"{self.verdict}\n{self._summary_display().to_string(index=False, na_rep='')}"
         )
 
     def _repr_html_(self) -> str:
         return f"<p><b>{html.escape(self.verdict)}</b></p>" + self._summary_display().to_html(
-            index=False, float_format=lambda v: f"{v:.3f}"
+            index=False, float_format=lambda v: f"{v:.3f}", na_rep=""
         )
 
 

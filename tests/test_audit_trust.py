@@ -244,9 +244,10 @@ def test_a_degenerate_submission_is_flagged_in_the_audit():
 def test_tables_of_the_report_never_print_nan(two_mediators):
     _, report = two_mediators
     summary = report.summary.copy()
-    report.summary.loc[0, ["conf_low", "effect", "effect_conf_high", "effect_p_value"]] = np.nan
+    missing = ["std_error", "conf_low", "effect", "effect_conf_high", "effect_p_value"]
+    report.summary.loc[0, missing] = np.nan
     try:
-        text = report.to_markdown() + report.to_html() + repr(report)
+        text = report.to_markdown() + report.to_html() + repr(report) + report._repr_html_()
     finally:
         report.summary = summary
     assert not re.search(r"\bnan\b", text, re.IGNORECASE)
