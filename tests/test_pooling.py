@@ -218,3 +218,22 @@ def test_gpt4_gamed_without_variant_annotations(alpaca, data_dir):
     assert len(common) >= 44
     assert lc["gpt4_gamed"] <= 16.0  # published 12.19; 28.2 unpooled
     assert spearmanr(lc[common], published[common]).statistic >= 0.985  # 0.975 unpooled
+
+
+def test_pooled_covariance_is_the_sandwich_with_the_prior_in_the_meat(attacked):
+    """V = B (M + P) B with B = (H + P)^-1, M the score cross-product, P = 1/τ² (by hand)."""
+    _, comps = attacked
+    kw = dict(formula="tanh(scaled(length))", lam=0.2, difficulty="none")
+    fit = PreferenceGLM(**kw).fit(comps)
+    assert fit.pooling_ is not None
+    for g, m in enumerate(fit._stage2_data_[4]):
+        res = fit.results_[m]
+        X, y = res.design_matrix(), res.y
+        p = expit(X @ res.params.to_numpy())
+        scores = (y - p)[:, None] * X
+        P = np.diag(2 * fit.pooling_.l2[g])
+        B = np.linalg.inv((X * (p * (1 - p))[:, None]).T @ X + P)
+        expected = B @ (scores.T @ scores + P) @ B
+        got = res.cov_params().to_numpy()
+        n = len(y) + 1  # clusters: the instructions and the one pooled slope's prior
+        assert np.allclose(got, expected * n / (n - 1), rtol=1e-6), m
