@@ -165,7 +165,8 @@ def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
     -------
     dict
         ``n``, ``n_identical`` (answers equal to the most common one after
-        lower-casing and collapsing whitespace), ``identical_share``,
+        lower-casing and collapsing whitespace; empty answers are missing answers,
+        reported by the readers, not copies), ``identical_share``,
         ``similarity`` (mean character 5-gram Jaccard of the sampled pairs),
         ``n_injection``, ``injection_share`` and ``markers`` (label -> count).
 
@@ -179,7 +180,9 @@ def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
     n = len(texts)
     if n == 0:
         raise InputError("answer_statistics() got no answers.")
-    counts = pd.Series([_normalise(t) for t in texts]).value_counts()
+    answered = [t for t in (_normalise(t) for t in texts) if t]  # empty: no answer, not a copy
+    counts = pd.Series(answered, dtype=object).value_counts()
+    top = int(counts.iloc[0]) if len(counts) else 0
     found = [injection_markers(t) for t in texts]
     markers: dict[str, int] = {}
     for labels in found:
@@ -188,9 +191,9 @@ def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
     n_inj = sum(bool(f) for f in found)
     return {
         "n": n,
-        "n_identical": int(counts.iloc[0]),
-        "identical_share": float(counts.iloc[0] / n),
-        "similarity": _mean_similarity(texts, n_pairs),
+        "n_identical": top,
+        "identical_share": float(top / n),
+        "similarity": _mean_similarity(answered, n_pairs),
         "n_injection": int(n_inj),
         "injection_share": float(n_inj / n),
         "markers": markers,

@@ -108,6 +108,9 @@ def test_answer_statistics_counts_normalised_duplicates_and_missing_text():
     s = answer_statistics(["Same  answer", "same answer", None, "other"])
     assert (s["n"], s["n_identical"], s["n_injection"]) == (4, 2, 0)
     assert 0 <= s["similarity"] <= 1
+    empty = answer_statistics(["", "  ", None, "an answer"])  # empty answers are not copies
+    assert (empty["n_identical"], empty["identical_share"]) == (1, 0.25)
+    assert np.isnan(empty["similarity"])  # one answer: no pair to compare
 
 
 @pytest.mark.alpaca_eval
