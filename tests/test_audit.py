@@ -297,3 +297,15 @@ def test_real_judge_prefers_longer_answers(alpaca):
     row = report.summary.iloc[0]
     assert row["p_value"] < 1e-6 and row["estimate"] > 0 and row["effect"] > 5
     assert "gpt4_gamed" in report.info["excluded"]  # a separated fit, left out of the pool
+    # the model checks on the real judge: no model whose length slope is significantly
+    # negative (44 models tested: 46 minus the baseline and gpt4_gamed), no degenerate
+    # submission, and the misfit test is stated with its statistic and p-value
+    checks = report.info["checks"]
+    assert checks["opposite_slopes"]["length"]["n_tested"] == len(alpaca.models) - 2
+    assert checks["opposite_slopes"]["length"]["models"] == []
+    assert report.info["flags"] == {}
+    (misfit,) = checks["misfit"]
+    assert misfit["by"] == "length" and np.isfinite(misfit["p_value"])
+    assert "binned residuals" in report.verdict or "misfits the judge" in report.verdict
+    assert list(report.info["estimands"]) == ["lc"]  # length only: the leaderboard's estimand
+    assert report.info["estimands"]["lc"]["controls"] == ["length"]
