@@ -127,7 +127,8 @@ class LineProgress:
     def __init__(self, stream, interval: float = 10.0) -> None:
         self._stream = stream
         self._interval = interval
-        self._pending: str | None = None
+        self._pending: str | None = None  # a bar's latest state, not yet shown
+        self._bar_open = False  # a bar's state was the last thing written
         self._last_line: str | None = None
         self._last_key: str | None = None
         self._last_time = 0.0
@@ -141,16 +142,21 @@ class LineProgress:
             if before:
                 self._text(before)
             self._status(status.strip())
+            self._bar_open = True
             return n
-        if self._pending is not None and text.startswith("\n"):
-            self._emit(self._pending)  # a bar closed: its final state
+        if self._bar_open and text.startswith("\n"):  # a bar closed: show its final state
+            if self._pending is not None:
+                self._emit(self._pending)
+            self._bar_open = False
             text = text[1:]
         if text:
             self._text(text)
         return n
 
     def _text(self, text: str) -> None:
-        self._pending = None
+        if self._pending is not None:  # the bar's latest state before a warning, in order
+            self._emit(self._pending)
+        self._bar_open = False
         self._stream.write(text)
 
     def _status(self, status: str) -> None:

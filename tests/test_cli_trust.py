@@ -432,3 +432,29 @@ def test_python_keywords_become_flags_only_where_they_are_keywords(python, cli):
     from debias.cli_messages import to_cli_message
 
     assert to_cli_message(python) == cli
+
+
+def test_progress_lines_keep_their_order_with_warnings_and_no_blank_lines():
+    from tqdm import tqdm
+
+    class Sink:
+        text = ""
+
+        def write(self, s):
+            Sink.text += s
+
+        def flush(self):
+            pass
+
+    stream = debias.cli_messages.LineProgress(Sink(), interval=3600)
+    bar = tqdm(total=10, desc="stage 1", file=stream, mininterval=0, miniters=1)
+    for i in range(10):
+        bar.update()
+        if i == 4:
+            stream.write("warning: halfway\n")
+    bar.close()
+    lines = Sink.text.split("\n")
+    assert lines[-1] == "" and "" not in lines[:-1]  # no blank line
+    assert lines[0].startswith("stage 1: ") and "0/10" in lines[0]
+    assert "5/10" in lines[1] and lines[2] == "warning: halfway"  # the state before it, then it
+    assert "10/10" in lines[-2]
