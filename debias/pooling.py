@@ -269,6 +269,7 @@ class PriorInfluence:
         self._fit = fit
         self._base = base
         self._order = {m: g for g, m in enumerate(fit._stage2_data_[4])}
+        self._cache: dict[str, pd.DataFrame] = {}  # one object per model (callers test identity)
 
     @property
     def method(self) -> str:
@@ -276,6 +277,11 @@ class PriorInfluence:
         return f"{inner}; pooled slopes: + the random-effects prior's variance"
 
     def __call__(self, model: str) -> pd.DataFrame:
+        if model not in self._cache:
+            self._cache[model] = self._with_prior(model)
+        return self._cache[model]
+
+    def _with_prior(self, model: str) -> pd.DataFrame:
         res = self._fit.results_[model]
         infl = self._base(model) if self._base is not None else res.naive_influence()
         precision = 2 * self._fit.pooling_.l2[self._order[model]]  # P = 1 / τ² (0: not pooled)
