@@ -277,6 +277,18 @@ def test_out_equal_to_the_input_is_refused_and_the_input_kept(tmp_path, capsys):
     assert path.read_bytes() == original
 
 
+def test_out_onto_an_annotation_file_of_the_input_tree_is_refused(tree, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "tree"
+    shutil.copytree(tree, root)
+    target = root / "results" / "model_0" / "simulated_judge" / "annotations.json"
+    original = target.read_bytes()
+    assert run(["-q", "leaderboard", str(root), *FAST, "--out", str(target)]) == 2
+    assert "annotations.json" in capsys.readouterr().err
+    assert target.read_bytes() == original  # the judgments were not replaced by the table
+
+
 def test_a_table_write_killed_midway_leaves_the_old_file(tree, tmp_path, capsys, monkeypatch):
     import os
 
