@@ -85,11 +85,21 @@ def critical_value(level: float, df: float | None = None) -> float:
 
 
 MIN_JUDGMENTS_PER_COEFFICIENT = 10
-"""Fewer judgments than this per estimated coefficient: no controlled score (rule of thumb
-of at least 10 observations per parameter, e.g. Harrell, *Regression Modeling Strategies*)."""
+"""Fewer judgments than this per coefficient the model's own data estimate: no controlled
+score. The usual floor for stable logistic-regression estimates (about ten observations
+per parameter; Harrell, *Regression Modeling Strategies*, 2015, sec. 4.4). Counted in
+effective coefficients (:meth:`ModelResults.effective_coefficients`): about 1.1 with the
+default partial pooling (the slopes come mostly from the judge's other models), so 11
+judgments; 3 unpooled (strength, length, difficulty), so 30."""
 
 MIN_EVENTS_PER_COEFFICIENT = 2.0
-"""Events per variable: the expected count of the rarer verdict per coefficient."""
+"""Fewer expected wins (or losses, the rarer) than this per effective coefficient: no
+controlled score (the events-per-variable rule of logistic regression, Peduzzi et al.
+1996, in its loosest form). The sandwich variance is built from residuals: with one or
+two expected wins it rests on those one or two judgments. Measured on the 46 AlpacaEval
+models (``benchmarks/small_sample_coverage.py``): with this rule and the one above, the
+reported 95% intervals of subsets of 20, 50 and 100 judgments covered the model's
+full-data LC in 97-100% of draws."""
 
 SEPARATION_LOGIT = 20.0
 """A fitted |log-odds| above this (probability within 2e-9 of 0 or 1) signals separation."""
@@ -306,7 +316,7 @@ class ModelResults:
           |log-odds| is 12.3 and the largest condition number 260.
         """
         X = self.design_matrix()
-        k = self.effective_coefficients()
+        k = round(self.effective_coefficients(), 1)
         n = self.nobs
         need = int(np.ceil(MIN_JUDGMENTS_PER_COEFFICIENT * k))
         if n < need:
@@ -328,7 +338,9 @@ class ModelResults:
             v = X[:, j]
             if np.ptp(v) <= 1e-9 * (1 + np.max(np.abs(v))):
                 return f"no variation in {col} among the model's judgments: slope not identified"
-        if not self.converged:
+        if not self.converged and self.solver != "alpaca_eval":
+            # (the reference's liblinear warnings may come from its cross-validation folds,
+            # not the final fit: reported in the status, not taken as separation)
             return f"separated fit: the solver did not converge ({self.status or 'no status'})"
         eta = X @ self.params.to_numpy()
         if np.max(np.abs(eta)) > SEPARATION_LOGIT:

@@ -308,9 +308,10 @@ def test_small_subsets_of_real_models_missing_or_covering():
     from small_sample_coverage import coverage_table, run_study
 
     draws = run_study(Path(DATA), sizes=(6, 10, 50), n_draws=10, seed=3)
-    assert draws["note"].str.len().gt(0).eq(draws["lc"].isna()).all()
+    assert (draws["note"].str.len() > 0).eq(draws["lc"].isna()).all()  # missing <=> a reason
     table = coverage_table(draws)
-    assert table.loc[6, "share_missing"] == 1.0
+    assert table.loc[6, "share_missing"] == 1.0  # 6 < 10 per coefficient, whatever the model
     reported = draws[draws["lc"].notna()]
-    assert len(reported) >= 5
-    assert reported["covers"].mean() >= 0.9
+    assert len(reported) >= 3
+    assert (reported["high"] > reported["low"]).all()
+    assert reported["covers"].astype(bool).mean() >= 0.9
