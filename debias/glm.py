@@ -67,7 +67,7 @@ class PreferenceGLM(BaseEstimator):
         penalty ``(φ - μ)² / (2 τ²)`` (``pooling_`` holds the judge-wide μ and τ). Why:
         fitted alone, a model can choose its own slope; AlpacaEval's truncation attack
         ``gpt4_gamed`` (raw 3.7%, published LC 12.2) gets a length slope of 18 and an LC
-        of 28 unpooled, 15.3 pooled, while the other 44 published models keep their
+        of 28 unpooled, 15.4 pooled, while the other 44 published models keep their
         ranks (Spearman 0.991 with the published LC, 0.975 unpooled). On simulated
         judges (``benchmarks/pooling_study.py``, 30 judges x 10 models) the honest
         models' LC error is 0.63 points pooled against 0.75 unpooled when the judge has

@@ -14,7 +14,8 @@ The model. For each pooled coefficient j, the models' slopes are draws
 ``φ_mj ~ N(μ_j, τ_j²)``. A first pass fits every model unpenalised and takes each
 slope's sandwich standard error; model m's prior ``N(μ_mj, τ_mj²)`` is then estimated
 from the judge's *other* models by restricted maximum likelihood (REML, the estimator
-recommended for random-effects meta-analysis), and model m is refitted with the
+recommended for random-effects meta-analysis; the prior is the predictive distribution
+of a new model's slope, variance τ̂² + SE(μ̂)²), and model m is refitted with the
 penalty ``(φ_mj − μ_mj)² / (2 τ_mj²)`` (the negative log prior: the fit is the posterior
 mode). Leaving the model out means that no judgment is used twice and that a submission
 cannot widen its own prior: an extreme slope does not loosen the penalty that pulls it
@@ -65,8 +66,9 @@ class Pooling:
     Attributes
     ----------
     mean, tau : ndarray, shape (G, k)
-        μ_mj and τ_mj (logits): model m's prior on coefficient j, estimated from the
-        judge's other models.
+        Model m's prior on coefficient j (logits), from the judge's other models: the
+        predictive distribution of a new model's slope, mean μ̂ and SD
+        ``sqrt(τ̂² + SE(μ̂)²)``.
     judge_mean, judge_tau : ndarray, shape (k,)
         The same from all models (reported; not used in the fit).
     n_models : ndarray of int, shape (k,)
@@ -213,7 +215,13 @@ def estimate_pooling(problem: Problem, penalize: np.ndarray) -> Pooling | None:
         if n[j] < MIN_OTHERS + 1:
             continue
         mu, tau2 = leave_one_out(first.coef[:, j], se[:, j])
-        mean[:, j], tau[:, j] = mu, np.sqrt(tau2)
+        # the predictive distribution of a new slope given the others: τ² + Var(μ̂), so that
+        # τ̂ = 0 does not claim the slope is known exactly (μ̂ itself is estimated)
+        others = usable[None, :] & ~np.eye(G, dtype=bool)
+        w = np.where(
+            others, 1.0 / (np.where(usable, se[:, j], 1.0)[None, :] ** 2 + tau2[:, None]), 0
+        )
+        mean[:, j], tau[:, j] = mu, np.sqrt(tau2 + 1.0 / w.sum(axis=1))
         mu_all, tau2_all = random_effects(first.coef[:, j], se[:, j])
         judge_mean[j], judge_tau[j] = mu_all, np.sqrt(tau2_all)
     if not np.isfinite(judge_mean).any():
