@@ -237,3 +237,15 @@ def test_pooled_covariance_is_the_sandwich_with_the_prior_in_the_meat(attacked):
         got = res.cov_params().to_numpy()
         n = len(y) + 1  # clusters: the instructions and the one pooled slope's prior
         assert np.allclose(got, expected * n / (n - 1), rtol=1e-6), m
+
+
+def test_no_spread_between_models_does_not_claim_a_known_slope():
+    """τ̂ = 0 (one judge-wide slope): the prior still carries μ̂'s own uncertainty."""
+    comps = simulate(n_models=7, n_instructions=150, seed=1).comparisons
+    fit = PreferenceGLM().fit(comps)
+    assert fit.pooling_.table(fit.columns_).loc["difficulty", "tau"] == 0.0
+    slope_se = fit.results_["model_0"].bse["difficulty"]
+    unpooled = PreferenceGLM(preset="length_controlled_noreg").fit(comps)
+    se_alone = unpooled.results_["model_0"].bse["difficulty"]
+    # about se_alone / sqrt(7): pooled over 7 models, not known to 0.001
+    assert se_alone / 5 < slope_se < se_alone
