@@ -795,6 +795,12 @@ class PreferenceGLM(BaseEstimator):
         return f"PreferenceGLM({what}, solver={self.solver!r}, difficulty={self.difficulty!r})"
 
 
+OK_STATUS = {
+    "cvxpy": "cvxpy: status optimal",
+    "liblinear": "liblinear: no convergence warning",
+}
+
+
 class _StatusRecorder:
     """Record a solver's convergence warnings as model g's status (and still show them).
 
@@ -824,7 +830,7 @@ class _StatusRecorder:
             first = str(bad[0].message).splitlines()[0][:120]
             self.status[self.g] = f"not converged: {self.solver} warned {len(bad)}x ({first})"
         else:
-            self.status[self.g] = f"{self.solver}: converged"
+            self.status[self.g] = OK_STATUS.get(self.solver, f"{self.solver}: converged")
         for w in self._caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return False

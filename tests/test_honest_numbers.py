@@ -234,7 +234,7 @@ def test_header_does_not_claim_a_refused_two_stage_correction(sim6):
 
 def test_converged_is_the_solvers_status(sim6):
     res = _cvxpy(sim6).results_["model_0"]
-    assert "Converged: True (cvxpy: converged)" in str(res.summary())
+    assert "Converged: True (cvxpy: status optimal)" in str(res.summary())
     newton = _quiet(
         PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit, sim6.comparisons
     )
