@@ -541,12 +541,13 @@ class ModelResults:
                 f"be valid (NaN); {self._bootstrap_offer()}."
             )
         else:
-            method = "cluster-robust by instruction (sandwich)"
+            method = "sandwich"
             if self.two_stage is not None:
                 self.influence()  # resolves whether the stage-1 correction applied
-                method = f"cluster-robust by instruction ({self.two_stage.method})"
+                method = self.two_stage.method
             lines.append(
-                f"Standard errors: {method}; t with {self.df_resid} df."
+                f"Standard errors (clustered by instruction): {method}. "
+                f"Intervals and p-values: t with {self.df_resid} df."
                 + (
                     " Penalised fit: the intervals describe the penalised estimator's spread, "
                     "not its shrinkage toward the penalty's centre."
