@@ -71,7 +71,7 @@ class PreferenceGLM(BaseEstimator):
         ranks (Spearman 0.991 with the published LC, 0.975 unpooled). On simulated
         judges (``benchmarks/pooling_study.py``, 30 judges x 10 models) the honest
         models' LC error is 0.63 points pooled against 0.75 unpooled when the judge has
-        one slope, and 0.89 against 0.78 when the models' slopes truly differ (SD 0.4
+        one slope, and 0.87 against 0.78 when the models' slopes truly differ (SD 0.4
         around 0.8); 95% intervals cover 92% in both. Intervals: the sandwich of the
         penalised estimating
         equations (penalised Hessian in the bread) with the prior's variance added to
