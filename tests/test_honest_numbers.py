@@ -41,7 +41,7 @@ def sim6():
 
 
 def _with_rows(comps: Comparisons, model: str, keep) -> Comparisons:
-    """``comps`` with only the rows ``keep`` (a boolean mask over that model's rows) of ``model``."""
+    """``comps`` with only the rows ``keep`` (positions among that model's rows) of ``model``."""
     data = comps.data
     own = (data["model"] == model).to_numpy()
     mask = ~own
@@ -79,13 +79,27 @@ def test_minimum_is_per_coefficient(sim6):
     fit = _quiet(PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit, comps)
     res = fit.results_["model_1"]
     assert res.effective_coefficients() == pytest.approx(2.0)
-    assert res.support_problem() == (
-        f"too few judgments ({n} < {n + 1}: 10 per coefficient, 2.0 coefficients estimated "
-        "from the model's data)"
+    assert (
+        res.support_problem()
+        == f"too few judgments ({n} < {n + 1}: 10 per coefficient, 2 coefficients)"
     )
     comps = _with_rows(sim6.comparisons, "model_1", np.arange(n + 40))
     fit = _quiet(PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit, comps)
     assert fit.results_["model_1"].support_problem() is None
+
+
+def test_pooled_slopes_lower_the_effective_count_not_the_minimum(sim6):
+    """Partial pooling (the default without variants) pins the slopes: fewer effective
+    coefficients (the events rule uses them), but the judgment floor counts every
+    coefficient of the formula (the sandwich is still estimated from the model's rows)."""
+    comps = _with_rows(sim6.comparisons, "model_1", np.arange(25))
+    fit = _quiet(PreferenceGLM().fit, comps)
+    assert fit.pooling_ is not None
+    res = fit.results_["model_1"]
+    assert 1.0 <= res.effective_coefficients() < 2.5
+    assert (
+        res.support_problem() == "too few judgments (25 < 30: 10 per coefficient, 3 coefficients)"
+    )
 
 
 def test_baseline_row_is_not_an_estimate(sim6):
