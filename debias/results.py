@@ -40,6 +40,7 @@ from scipy.special import expit, ndtri, stdtr, stdtrit
 
 from debias.errors import FitWarning, ParameterError, check_param
 from debias.formula import Design
+from debias.separation import separating_direction
 
 
 def cluster_factor(n_clusters: int) -> float:
@@ -103,8 +104,10 @@ two judgments. Measured on the 46 AlpacaEval models (``benchmarks/small_sample_c
 with both rules, the reported 95% intervals of subsets of 50 and 100 judgments covered the
 model's full-data LC in at least 90% of draws (module docstring of the benchmark)."""
 
-SEPARATION_LOGIT = 20.0
-"""A fitted |log-odds| above this (probability within 2e-9 of 0 or 1) signals separation."""
+SEPARATION_LOGIT = 36.0
+"""A fitted |log-odds| above this (probability within 2e-16 of 0 or 1, where double
+precision no longer tells it from 0 or 1) is taken as separation even when the
+linear-programming check (:mod:`debias.separation`) finds no separating direction."""
 
 SEPARATION_CONDITION = 1e6
 """A condition number of the model's own information matrix above this: near-singular."""
@@ -311,11 +314,15 @@ class ModelResults:
           events-per-variable rule of logistic regression);
         - **no variation** in a column of the model's own design (its slope is not
           identified by the model's data);
-        - **separation**: the fit did not converge, or it puts a judgment's fitted
-          probability at 0 or 1 (``|log-odds| >`` :data:`SEPARATION_LOGIT`), or its
-          information matrix is near-singular (condition number above
-          :data:`SEPARATION_CONDITION`); on the 46 AlpacaEval models' full data the largest
-          |log-odds| is 12.3 and the largest condition number 260.
+        - **separation**: the fit did not converge, or the judgments are separated (the
+          linear-programming check of :func:`debias.separation.separating_direction`: the
+          maximum-likelihood estimate does not exist; with a penalty only the strength may
+          run off), or a fitted probability is 0 or 1 to double precision (``|log-odds| >``
+          :data:`SEPARATION_LOGIT`), or the information matrix is near-singular
+          (condition number above :data:`SEPARATION_CONDITION`); on the 46 AlpacaEval
+          models' full data the largest |log-odds| is 12.3 and the largest condition
+          number 260. An extreme but finite estimate (gpt4_gamed without regularisation:
+          |log-odds| 20.4, condition number 628) is reported, with its interval.
         """
         X = self.design_matrix()
         n_coef = int((~self.fixed).sum()) if self.fixed.size else len(self.params)
@@ -346,11 +353,21 @@ class ModelResults:
             # (the reference's liblinear warnings may come from its cross-validation folds,
             # not the final fit: reported in the status, not taken as separation)
             return f"separated fit: the solver did not converge ({self.status or 'no status'})"
+        free = ~self.fixed if self.fixed.size else np.ones(len(self.params), bool)
+        if self.penalty or self.regularization:
+            free = free & (np.arange(len(free)) == 0)  # penalised slopes stay finite
+        d = separating_direction(X, self.y, self.w, free)
+        if d is not None:
+            moved = ", ".join(c for c, v in zip(self.columns, d, strict=True) if abs(v) > 1e-6)
+            return (
+                f"separated fit: the judgments are separated along {moved} (no finite "
+                "maximum-likelihood estimate)"
+            )
         eta = X @ self.params.to_numpy()
         if np.max(np.abs(eta)) > SEPARATION_LOGIT:
             return (
                 f"separated fit: fitted probabilities at 0 or 1 (|log-odds| up to "
-                f"{np.max(np.abs(eta)):.0f})"
+                f"{np.max(np.abs(eta)):.0f}, beyond what double precision resolves)"
             )
         p = expit(eta)
         H = (X * (self.w * p * (1 - p))[:, None]).T @ X
