@@ -266,7 +266,7 @@ def section_e2e(args, table: Table, results: dict) -> None:
     py = sys.executable
     startup = [run_measured([py, "-c", "pass"]) for _ in range(3)]
     imports = [
-        run_measured([py, "-c", "import debias.cli, debias.leaderboard, debias.io"])
+        run_measured([py, "-c", "import debias.cli, debias.reports.leaderboard, debias.io"])
         for _ in range(3)
     ]
     bd = worker(args, "breakdown", "--repeat", str(args.repeat))
@@ -332,7 +332,7 @@ def e2e_breakdown_rows(results: dict) -> list[dict]:
         "imports",
         im["wall"] - su["wall"],
         im["cpu"] - su["cpu"],
-        "import debias.cli, debias.leaderboard, debias.io",
+        "import debias.cli, debias.reports.leaderboard, debias.io",
     )
     read = st["read"]
     g, j = bd["gunzip"], bd["json_decode"]

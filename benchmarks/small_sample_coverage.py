@@ -129,7 +129,7 @@ def run_study(
     With ``checkpoint`` (a CSV path) every finished draw is appended there and draws
     already in it are not redone, so an interrupted run resumes.
     """
-    from debias.leaderboard import leaderboard
+    from debias.reports.leaderboard import leaderboard
 
     comps = _load(data_dir, judge)
     with warnings.catch_warnings():

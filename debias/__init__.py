@@ -17,7 +17,7 @@ _LAZY = {
     "Difficulty": "debias.difficulty",
     "PRESETS": "debias.formula",
     "PreferenceGLM": "debias.glm",
-    "leaderboard": "debias.leaderboard",
+    "leaderboard": "debias.reports.leaderboard",
     "available_mediators": "debias.mediators",
     "register_mediator": "debias.mediators",
 }

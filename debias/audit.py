@@ -804,7 +804,7 @@ def run_audit(path, judge: str | None = None, out_dir="audit", **kw) -> AuditRep
     -------
     AuditReport
     """
-    from debias.leaderboard import load_comparisons
+    from debias.reports.leaderboard import load_comparisons
 
     kw.setdefault("progress", sys.stderr.isatty())
     comps = load_comparisons(path, judge=judge, progress=kw["progress"])

@@ -389,7 +389,7 @@ def _inputs(args: argparse.Namespace) -> list:
 # --------------------------------------------------------------------------- reading
 def _read(args: argparse.Namespace):
     """The judgments the command works on; a wrong --models/--exclude name fails before any fit."""
-    from debias.leaderboard import load_comparisons
+    from debias.reports.leaderboard import load_comparisons
 
     _note(args, f"reading {args.path}…")
     comps = load_comparisons(
@@ -468,7 +468,7 @@ def _check_replaceable(out: Path, is_previous, what: str) -> None:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> None:
-    from debias.leaderboard import leaderboard, to_markdown, write_table
+    from debias.reports.leaderboard import leaderboard, to_markdown, write_table
 
     _check_table_out(args, args.out)
     if args.save_difficulty is not None:
@@ -526,7 +526,7 @@ def _caption(table) -> str:
 
 def _cmd_matrix(args: argparse.Namespace) -> None:
     from debias.counterfactual import winrate_matrix
-    from debias.leaderboard import leaderboard, to_markdown, write_table
+    from debias.reports.leaderboard import leaderboard, to_markdown, write_table
 
     _check_table_out(args, args.out)
     comps = _read(args)
@@ -592,7 +592,7 @@ def _cmd_audit(args: argparse.Namespace) -> None:
 def _cmd_demo(args: argparse.Namespace) -> None:
     from debias.audit import check_audit_dir
     from debias.datasets import load_example_tree
-    from debias.leaderboard import leaderboard, to_markdown, write_table
+    from debias.reports.leaderboard import leaderboard, to_markdown, write_table
 
     out = Path(args.out)
     check_audit_dir(out / "audit")

@@ -296,7 +296,7 @@ def _fit_joint(
     converged = False
     n_iter = 0
     S_free = None
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 (used after the loop)
+    for n_iter in range(1, max_iter + 1):
         p = expit(eta)
         r = w * (p - y)
         v = w * p * (1 - p)

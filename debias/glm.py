@@ -768,7 +768,9 @@ class PreferenceGLM(BaseEstimator):
         if self.regularization_ is not None and self.regularize_mode == "rows":
             return f"the baseline's variant rows (lam={self.lam_:g})"
         if self.regularization_ is not None:
-            return f"L2 toward the slopes on the baseline's variants (lam={self.lam_:g} x judgments)"
+            return (
+                f"L2 toward the slopes on the baseline's variants (lam={self.lam_:g} x judgments)"
+            )
         pooling = getattr(self, "pooling_", None)
         if pooling is not None:
             return "partial pooling: L2 toward the judge's other models' slopes (empirical Bayes)"
@@ -834,4 +836,3 @@ class _StatusRecorder:
         for w in self._caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return False
-

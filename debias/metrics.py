@@ -16,7 +16,7 @@ two alternative length corrections so that they can be compared with the GLM:
 - :func:`elo_from_win_rate`: win rate against a rated baseline → Elo.
 
 Tables are pandas DataFrames with one row per model (a ``model`` column) and
-metrics in percent, as returned by :func:`debias.leaderboard.leaderboard` or
+metrics in percent, as returned by :func:`debias.reports.leaderboard.leaderboard` or
 :func:`debias.io.read_leaderboard`.
 """
 
@@ -709,7 +709,7 @@ def length_normalized_win_rate(
         One row per model with ``win_rate`` (percent) and ``length``.
     baseline : str, optional
         The baseline's name, a row of ``table`` (its length is ``L_baseline``).
-        Default: ``table.attrs["baseline"]`` (set by :func:`debias.leaderboard.leaderboard`).
+        Default: ``table.attrs["baseline"]`` (set by :func:`debias.reports.leaderboard.leaderboard`).
     baseline_length : float, optional
         ``L_baseline`` directly, instead of ``baseline``.
     temperature : float, default 500

@@ -81,7 +81,7 @@ def raw_vs_controlled(
     Parameters
     ----------
     table : pandas.DataFrame
-        A leaderboard (:func:`debias.leaderboard.leaderboard`): ``model, win_rate,
+        A leaderboard (:func:`debias.reports.leaderboard.leaderboard`): ``model, win_rate,
         lc_win_rate, avg_length``.
     n_labels : int, default 6
     ax : matplotlib.axes.Axes, optional
@@ -101,7 +101,7 @@ def raw_vs_controlled(
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.leaderboard import leaderboard
+    >>> from debias.reports.leaderboard import leaderboard
     >>> sim = simulate(n_models=4, n_instructions=120, seed=0)
     >>> table = leaderboard(sim.comparisons, preset="length_controlled_minimal", difficulty="none")
     >>> raw_vs_controlled(table, n_labels=2).get_ylabel()
@@ -200,7 +200,7 @@ def rank_bump(table: pd.DataFrame, top: int | None = None, ax=None):
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.leaderboard import leaderboard
+    >>> from debias.reports.leaderboard import leaderboard
     >>> sim = simulate(n_models=4, n_instructions=120, seed=0)
     >>> table = leaderboard(sim.comparisons, preset="length_controlled_minimal", difficulty="none")
     >>> ax = rank_bump(table)

@@ -9,7 +9,7 @@ import pytest
 from debias.difficulty import Difficulty
 from debias.glm import PreferenceGLM
 from debias.io import read_leaderboard
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 
 pytestmark = pytest.mark.alpaca_eval
 

@@ -20,7 +20,7 @@ from debias.audit_checks import binned_residual_test
 from debias.audit_report import _sentence
 from debias.data import Comparisons
 from debias.errors import DataWarning
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 
 

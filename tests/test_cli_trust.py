@@ -160,7 +160,7 @@ def test_models_and_exclude_on_every_reading_command(tree, tmp_path, capsys):
 
 def test_messages_name_flags_on_the_cli_and_keywords_in_python(tree, tmp_path, capsys):
     from debias.errors import DebiasError
-    from debias.leaderboard import load_comparisons
+    from debias.reports.leaderboard import load_comparisons
 
     with pytest.raises(DebiasError, match="mapping="):
         load_comparisons(tree, mapping={"a": "instruction"})

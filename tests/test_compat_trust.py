@@ -37,7 +37,7 @@ from debias.compat import (
 from debias.errors import FitWarning, InputError, ParameterError
 from debias.glm import PreferenceGLM
 from debias.io import read_alpaca_eval
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate, write_alpaca_eval_tree
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 from debias.data import Comparisons
 from debias.degenerate import answer_statistics, flag_models, injection_markers
 from debias.errors import DataWarning
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 
 INJECTED = (

@@ -17,7 +17,7 @@ from debias.counterfactual import avg_predictions, predictions, ratio, winrate, 
 from debias.data import Comparisons
 from debias.errors import ParameterError
 from debias.glm import PreferenceGLM
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 
 MINIMAL = dict(preset="length_controlled_minimal", difficulty="none")
@@ -252,3 +252,11 @@ def test_a_pickled_fit_leaves_out_the_answers_text(sims):
     back = pickle.loads(blob)
     assert hasattr(fit, "comparisons_") and not hasattr(back, "comparisons_")
     pd.testing.assert_frame_equal(avg_predictions(back), avg_predictions(fit))
+
+
+def test_leaderboard_function_is_not_hidden_by_its_module():
+    import debias
+    import debias.reports.leaderboard
+
+    assert callable(debias.leaderboard)
+    assert debias.leaderboard is debias.reports.leaderboard.leaderboard

@@ -22,7 +22,7 @@ from debias import Comparisons
 from debias.counterfactual import avg_predictions, comparisons, predictions
 from debias.errors import DataWarning, FitWarning
 from debias.glm import PreferenceGLM
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 from debias.results import MIN_JUDGMENTS_PER_COEFFICIENT
 from debias.simulate import simulate
 

@@ -353,34 +353,34 @@ def test_full_disk_is_one_line_and_the_old_table_survives(tmp_path, capsys, monk
     ],
 )
 def test_expected_failures_anywhere_are_one_line(capsys, monkeypatch, error, needle):
-    import debias.leaderboard
+    import debias.reports.leaderboard
 
     def fail(*a, **k):
         raise error
 
-    monkeypatch.setattr(debias.leaderboard, "load_comparisons", fail)
+    monkeypatch.setattr(debias.reports.leaderboard, "load_comparisons", fail)
     code, err = run(["-q", "leaderboard", str(TREE), *J], capsys)
     assert code == 2 and len(errors(err)) == 1 and needle in err
 
 
 def test_keyboard_interrupt_is_exit_130_one_line(capsys, monkeypatch):
-    import debias.leaderboard
+    import debias.reports.leaderboard
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(debias.leaderboard, "load_comparisons", interrupted)
+    monkeypatch.setattr(debias.reports.leaderboard, "load_comparisons", interrupted)
     code, err = run(["-q", "leaderboard", str(TREE), *J], capsys)
     assert code == 130 and errors(err) == ["debias leaderboard: interrupted"]
 
 
 def test_internal_error_is_exit_1_with_a_pointer_to_debug(capsys, monkeypatch):
-    import debias.leaderboard
+    import debias.reports.leaderboard
 
     def bug(*a, **k):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(debias.leaderboard, "load_comparisons", bug)
+    monkeypatch.setattr(debias.reports.leaderboard, "load_comparisons", bug)
     code, err = run(["-q", "leaderboard", str(TREE), *J], capsys)
     assert code == 1 and len(errors(err)) == 1
     assert "ZeroDivisionError" in err and "--debug" in err

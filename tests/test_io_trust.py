@@ -19,7 +19,7 @@ from debias import Comparisons
 from debias.errors import DataWarning, InputError, ParameterError
 from debias.io import read_alpaca_eval, read_judgments, read_leaderboard
 from debias.io.alpaca_eval import load_json_list
-from debias.leaderboard import load_comparisons
+from debias.reports.leaderboard import load_comparisons
 from debias.simulate import simulate, write_alpaca_eval_tree
 
 JUDGE = "simulated_judge"
@@ -259,7 +259,7 @@ def test_real_tree_equals_published_by_folder(data_dir):
 
 
 def test_leaderboard_accepts_a_dataframe():
-    from debias.leaderboard import leaderboard
+    from debias.reports.leaderboard import leaderboard
 
     sim = simulate(n_models=3, n_instructions=60, seed=2)
     with warnings.catch_warnings():

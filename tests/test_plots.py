@@ -19,7 +19,7 @@ from matplotlib.text import Text
 from debias import plots
 from debias.counterfactual import winrate_matrix
 from debias.errors import InputError, ParameterError
-from debias.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 
 FORMULA = "tanh(scaled(length)) + diff_over_sum(markdown_model, markdown_baseline) + difficulty"

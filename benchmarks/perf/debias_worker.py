@@ -128,7 +128,9 @@ def cmd_breakdown(args) -> dict:
     import debias.glm as glm
     import debias.io
 
-    lb = importlib.import_module("debias.leaderboard")  # debias.leaderboard is also a function
+    lb = importlib.import_module(
+        "debias.reports.leaderboard"
+    )  # debias.reports.leaderboard is also a function
 
     data = _data(args)
     difficulty, gamed = _derived(args)
