@@ -8,7 +8,7 @@ DEBIAS_ALPACA_EVAL_DIR ?= $(abspath $(wildcard ../shared/alpaca_eval))
 export DEBIAS_ALPACA_EVAL_DIR
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test lint fixtures benchmark coverage-study clean
+.PHONY: demo test lint fixtures benchmark coverage-study golden clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ coverage-study: $(STAMP)
 
 clean:
 	rm -rf $(VENV) debias-demo .pytest_cache .ruff_cache
+
+golden: $(STAMP)
+	$(BIN)/python tests/golden/golden_master.py --update
