@@ -535,6 +535,8 @@ def _cmd_matrix(args: argparse.Namespace) -> None:
     )
     _note(args, "computing the win-rate matrix…")
     matrix = winrate_matrix(fit, args.models)
+    for model, why in matrix.attrs.get("notes", {}).items():
+        print(f"warning: {model}: controlled win rates missing: {why}", file=sys.stderr)
     if args.out:
         _note(args, f"writing {args.out}…")
         write_table(matrix, args.out, index=True)

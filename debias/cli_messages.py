@@ -49,7 +49,7 @@ FLAGS = {
 _KEYWORD = re.compile(
     r"(?<![^\s(\[,`])(" + "|".join(sorted(FLAGS, key=len, reverse=True)) + r")= ?"
 )
-_PARAMETER = re.compile(r"\bThe '(" + "|".join(FLAGS) + r")' parameter\b")
+_PARAMETER = re.compile(r"\bThe '(" + "|".join(FLAGS) + r")' parameter(?: of \w+)?")
 
 
 def to_cli_message(message: str) -> str:
@@ -63,6 +63,8 @@ def to_cli_message(message: str) -> str:
     'Very large coefficients (m:difficulty=38.8, n:judge=2)'
     >>> to_cli_message("The 'n_jobs' parameter must be a nonzero int. Got 0 instead.")
     'The --jobs option must be a nonzero int. Got 0 instead.'
+    >>> to_cli_message("The 'lam' parameter of PreferenceGLM must be finite. Got inf instead.")
+    'The --lam option must be finite. Got inf instead.'
     >>> to_cli_message("fit(difficulty='none'); mapping= and preference_scale= apply to tables")
     "fit(--difficulty 'none'); --map and --preference-scale apply to tables"
     """

@@ -322,6 +322,11 @@ def avg_predictions(
             est, infl, p = average_with_influence(res, at, fit.spec_.mediators, designs[m])
             s = cluster_se(infl)
             z = critical_value(level, df=res.n_clusters - 1)
+            if not (np.isfinite(s) and s > 1e-12):
+                note = (
+                    "no interval: the fit reproduces every judgment exactly (no residual "
+                    "spread to estimate the sampling error from)"
+                )
         out.append((m, est, *_interval(est, s, z), note))
     table = pd.DataFrame(out, columns=[*RESULT_COLUMNS, "note"])
     if se == "bootstrap":

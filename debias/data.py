@@ -235,7 +235,9 @@ class Comparisons:
         if n_nan:
             warnings.warn(
                 f"{source}: {n_nan} judgment(s) have no preference (NaN); they are kept, "
-                "counted in n_missing and left out of every fit.",
+                "counted in n_missing and left out of the fit (the reference-compatible "
+                "procedure, as alpaca-eval does, still counts them in its length scale and "
+                "average).",
                 DataWarning,
                 stacklevel=3,
             )

@@ -493,7 +493,19 @@ class PreferenceGLM(BaseEstimator):
                     "term (e.g. preset='length_controlled_minimal') or fit/load a difficulty."
                 )
             return None, None
+        if not isinstance(d, (str, Path, Difficulty)):
+            raise ParameterError(
+                "The 'difficulty' parameter must be 'fit', 'none', a Difficulty or a CSV path. "
+                f"Got {describe(d)} instead."
+            )
         if not self.spec_.uses_difficulty:
+            if not (isinstance(d, str) and d == "fit"):
+                warnings.warn(
+                    f"difficulty={describe(d)} is not used: the formula {self.spec_.rhs!r} has no "
+                    "'difficulty' term (add it, or pass difficulty='none').",
+                    DataWarning,
+                    stacklevel=3,
+                )
             return None, None
         if isinstance(d, str) and d == "fit":
             self.difficulty_ = self._fit_difficulty(comparisons, rows, features)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +122,12 @@ def describe(value) -> str:
     text = repr(value)
     if len(text) <= 80 and "\n" not in text:
         return text
-    size = f" of {len(value)} {'characters' if isinstance(value, str) else 'items'}"
+    if isinstance(value, os.PathLike):
+        return repr(os.fspath(value)[:40] + "…")
+    try:
+        size = f" of {len(value)} {'characters' if isinstance(value, str) else 'items'}"
+    except TypeError:
+        size = ""
     return f"a {type(value).__name__}{size if hasattr(value, '__len__') else ''}"
 
 

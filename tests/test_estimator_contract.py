@@ -260,3 +260,19 @@ def test_leaderboard_function_is_not_hidden_by_its_module():
 
     assert callable(debias.leaderboard)
     assert debias.leaderboard is debias.reports.leaderboard.leaderboard
+
+
+def test_a_difficulty_the_formula_does_not_use_is_not_silently_ignored(tmp_path):
+    import warnings as _w
+
+    import debias
+    from debias.simulate import simulate
+
+    sim = simulate(n_models=2, n_instructions=80, seed=3)
+    glm = debias.PreferenceGLM(preset="length_controlled_minimal", difficulty=tmp_path / "g.csv")
+    with _w.catch_warnings(record=True) as rec:
+        _w.simplefilter("always")
+        glm.fit(sim.comparisons)
+    assert any("is not used" in str(w.message) for w in rec)
+    with pytest.raises(debias.ParameterError, match="'difficulty' parameter"):
+        debias.PreferenceGLM(preset="length_controlled_minimal", difficulty=3).fit(sim.comparisons)
