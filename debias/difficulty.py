@@ -7,9 +7,10 @@ The joint model (convex: the model multiplier on γ is fixed at 1) is
 with per-model coefficients ``b_m`` (strength and mediator slopes, from the
 formula without its ``difficulty`` term) and one γ per instruction shared by all
 models; the first instruction of the canonical order is the reference (γ = 0).
-It is solved by Newton steps on the Schur complement of the per-model blocks, so
-the cost is linear in the number of models and cubic only in the number of
-instructions (805: milliseconds).
+It is solved by Newton steps on a Schur complement (:class:`_NewtonSystem`): the
+diagonal γ block is eliminated when the instructions outnumber the model coefficients
+(cost linear in the instructions: 20 models × 3,200 instructions in 0.15 s, see
+``benchmarks/stage1_scaling.py``), the per-model blocks otherwise (linear in the models).
 
 Difficulty is keyed by instruction **text**, never by row position.
 """
@@ -182,7 +183,7 @@ class JointFit:
 def fit_joint(*args, **kwargs) -> JointFit:
     """Joint soft-label logistic fit of per-model coefficients and shared γ (see :func:`_fit_joint`).
 
-    BLAS runs single-threaded here: the matrices (instructions × instructions) are too
+    BLAS runs single-threaded here: the Schur complements are too
     small to gain from threads, and on a busy 2-core machine threads contend (7 s
     against 0.3 s measured on the 46 local models).
     """
@@ -295,7 +296,7 @@ def _fit_joint(
     report = _stage1_reporter(progress, G, I)
     converged = False
     n_iter = 0
-    S_free = None
+    system = None
     for n_iter in range(1, max_iter + 1):
         p = expit(eta)
         r = w * (p - y)
@@ -312,19 +313,8 @@ def _fit_joint(
             ],
             axis=1,
         )  # (G, k, I)
-        HBinv = np.linalg.inv(HB)
-        M = np.einsum("gkl,gli->gki", HBinv, C)  # H^-1 C per model
-        S = -(C.reshape(G * k, I).T @ M.reshape(G * k, I))
-        S[np.diag_indices(I)] += D
-        rhs = gx - np.einsum("gki,gk->i", C, np.einsum("gkl,gl->gk", HBinv, gB))
-        S_free = S[np.ix_(free, free)]
-        dgamma = np.zeros(I)
-        try:
-            cf = scipy.linalg.cho_factor(S_free, check_finite=False)
-            dgamma[free] = scipy.linalg.cho_solve(cf, rhs[free], check_finite=False)
-        except np.linalg.LinAlgError:
-            dgamma[free] = np.linalg.lstsq(S_free, rhs[free], rcond=None)[0]
-        dB = np.einsum("gkl,gl->gk", HBinv, gB - np.einsum("gki,i->gk", C, dgamma))
+        system = _NewtonSystem(HB, C, D, free)
+        dB, dgamma = system.solve(gB, gx)
         t = 1.0
         for _ in range(40):
             f_new, eta_new = objective(B - t * dB, gamma - t * dgamma)
@@ -338,18 +328,7 @@ def _fit_joint(
             converged = True
             break
     report(None, None)
-    se = np.full(I, np.nan)
-    if S_free is not None:
-        try:
-            cov = np.linalg.inv(S_free)
-            if l2 == 0:
-                se[free] = np.sqrt(np.clip(np.diag(cov), 0, None))
-            else:  # SE of γ_x - γ_reference
-                d = np.diag(cov)
-                se = np.sqrt(np.clip(d + d[reference] - 2 * cov[:, reference], 0, None))
-        except np.linalg.LinAlgError:
-            pass
-        se[reference] = 0.0
+    se = np.full(I, np.nan) if system is None else system.gamma_se(reference, l2)
     shift = gamma[reference]
     gamma = gamma - shift
     B = B.copy()
@@ -369,3 +348,82 @@ def _fit_joint(
             stacklevel=2,
         )
     return JointFit(B, gamma, se, converged, n_iter)
+
+
+class _NewtonSystem:
+    """One Newton system of the joint fit, solved by eliminating its cheaper side.
+
+    The Hessian is ``[[blockdiag(H_g), C], [C', diag(D)]]``: one small block per model
+    (k × k), the γ block diagonal, coupled through ``C`` (G·k × I), restricted to the
+    free γ's. When the instructions outnumber the model coefficients (G·k < I) the
+    diagonal γ block is eliminated: the Schur complement ``blockdiag(H_g) - C D⁻¹ C'``
+    is G·k × G·k, so a step costs O(I·(G·k)²), linear in the instructions (Woodbury
+    gives γ's covariance). Otherwise the model blocks are eliminated: the complement
+    ``diag(D) - C' H⁻¹ C`` is I × I, O(I³) per step but linear in the models.
+    """
+
+    def __init__(self, HB: np.ndarray, C: np.ndarray, D: np.ndarray, free: np.ndarray):
+        G, k, n_instr = C.shape
+        self.free, self.D = free, D
+        self.by_gamma = G * k < int(free.sum())
+        if self.by_gamma:
+            self.Cf = C[:, :, free].reshape(G * k, -1)
+            self.E = self.Cf / D[free]  # C D⁻¹
+            S = -(self.E @ self.Cf.T)
+            S.reshape(G, k, G, k)[np.arange(G), :, np.arange(G), :] += HB
+        else:
+            self.C, self.HBinv = C, np.linalg.inv(HB)
+            M = np.einsum("gkl,gli->gki", self.HBinv, C)  # H⁻¹ C per model
+            S = -(C.reshape(G * k, n_instr).T @ M.reshape(G * k, n_instr))
+            S[np.diag_indices(n_instr)] += D
+            S = S[np.ix_(free, free)]
+        self.S = S
+        try:
+            self.factor = scipy.linalg.cho_factor(S, check_finite=False)
+        except np.linalg.LinAlgError:
+            self.factor = None
+
+    def _solve(self, rhs: np.ndarray) -> np.ndarray:
+        if self.factor is not None:
+            return scipy.linalg.cho_solve(self.factor, rhs, check_finite=False)
+        return np.linalg.lstsq(self.S, rhs, rcond=None)[0]
+
+    def solve(self, gB: np.ndarray, gx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The Newton step ``(dB, dγ)`` for gradients ``gB`` (G, k) and ``gx`` (I,)."""
+        free = self.free
+        dgamma = np.zeros(len(gx))
+        if self.by_gamma:
+            gxf = gx[free]
+            dB = self._solve(gB.ravel() - self.E @ gxf).reshape(gB.shape)
+            dgamma[free] = (gxf - self.Cf.T @ dB.ravel()) / self.D[free]
+            return dB, dgamma
+        HBinv, C = self.HBinv, self.C
+        rhs = gx - np.einsum("gki,gk->i", C, np.einsum("gkl,gl->gk", HBinv, gB))
+        dgamma[free] = self._solve(rhs[free])
+        dB = np.einsum("gkl,gl->gk", HBinv, gB - np.einsum("gki,i->gk", C, dgamma))
+        return dB, dgamma
+
+    def gamma_se(self, reference: int, l2: float) -> np.ndarray:
+        """Model-based SEs of γ (with a ridge: of γ_x − γ_reference); NaN when singular."""
+        free = self.free
+        se = np.full(len(free), np.nan)
+        try:
+            S_inv = np.linalg.inv(self.S)
+        except np.linalg.LinAlgError:
+            se[reference] = 0.0
+            return se
+        if self.by_gamma:  # γ's covariance D⁻¹ + D⁻¹ C' S⁻¹ C D⁻¹, only the parts needed
+            Z = S_inv @ self.E
+            d = 1 / self.D[free] + np.einsum("ai,ai->i", self.E, Z)
+            col = self.E.T @ Z[:, reference] if l2 != 0 else None
+            if col is not None:
+                col[reference] += 1 / self.D[reference]
+        else:
+            d = np.diag(S_inv)
+            col = S_inv[:, reference] if l2 != 0 else None
+        if l2 == 0:
+            se[free] = np.sqrt(np.clip(d, 0, None))
+        else:  # every γ is free
+            se = np.sqrt(np.clip(d + d[reference] - 2 * col, 0, None))
+        se[reference] = 0.0
+        return se

@@ -1,0 +1,121 @@
+"""Stage 1 (the joint difficulty fit) against the number of prompts: before and after.
+
+Times :func:`debias.difficulty.fit_joint` on simulated judgments (20 models, a strength
+and a length slope per model, one difficulty per prompt, soft labels) at 805, 1,600 and
+3,200 prompts, for today's code and for the code before the fit eliminated the γ block
+(commit ``eb0cddf``, loaded with ``git show``: the model blocks were eliminated, an
+I × I system per Newton step). Prints the times, the log-log slopes of time in prompts
+(goal of issue 11: ≤ 1.15 from 805 to 3,200) and the largest difference between the two
+fits (they solve the same problem; the golden master checks the numbers).
+
+Run: ``python benchmarks/stage1_scaling.py [--models 20] [--repeat 3] [--sizes 805 1600 3200]``
+(BLAS single-threaded, as ``fit_joint`` runs; about a minute, most of it the old code at
+3,200 prompts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = "eb0cddf"  # the last commit with the I x I elimination
+
+
+def load_before():
+    """``debias/difficulty.py`` as of commit BEFORE, as a module."""
+    try:
+        src = subprocess.run(
+            ["git", "show", f"{BEFORE}:debias/difficulty.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        sys.exit(f"cannot read the old stage 1 from git ({BEFORE}): {exc}")
+    path = Path(tempfile.mkdtemp()) / "difficulty_before.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("difficulty_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def simulate(n_models: int, n_prompts: int, seed: int = 0):
+    """Soft-label judgments: strength + length slope per model, one γ per prompt."""
+    rng = np.random.default_rng(seed)
+    m = np.repeat(np.arange(n_models), n_prompts)
+    x = np.tile(np.arange(n_prompts), n_models)
+    X = np.c_[np.ones(len(m)), np.tanh(rng.normal(size=len(m)))]
+    coef = np.c_[rng.normal(size=n_models), rng.normal(0.5, 0.3, size=n_models)]
+    gamma = np.r_[0.0, rng.normal(size=n_prompts - 1)]
+    eta = np.einsum("ij,ij->i", X, coef[m]) + gamma[x]
+    y = np.clip(expit(eta) + rng.normal(0, 0.15, size=len(m)), 0, 1)
+    return X, y, np.ones(len(m)), m, x
+
+
+def time_fit(fit_joint, data, n_models, n_prompts, repeat):
+    best, fit = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_joint(*data, n_models, n_prompts)
+        best = min(best, time.perf_counter() - t0)
+    return best, fit
+
+
+def slope(sizes, times, a, b):
+    return np.log(times[b] / times[a]) / np.log(sizes[b] / sizes[a])
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[805, 1600, 3200])
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from debias.difficulty import _fit_joint as after
+
+    before = load_before()._fit_joint
+    sizes = args.sizes
+    rows = {"before": [], "after": []}
+    print(f"stage 1, {args.models} models, min of {args.repeat} runs, BLAS single-threaded")
+    print(f"{'prompts':>8} {'before s':>9} {'after s':>9} {'steps':>6} {'max |diff|':>11}")
+    for n_prompts in sizes:
+        data = simulate(args.models, n_prompts)
+        t_old, f_old = time_fit(before, data, args.models, n_prompts, args.repeat)
+        t_new, f_new = time_fit(after, data, args.models, n_prompts, args.repeat)
+        diff = max(
+            np.abs(f_old.gamma - f_new.gamma).max(),
+            np.abs(f_old.coef - f_new.coef).max(),
+            np.nanmax(np.abs(f_old.gamma_se - f_new.gamma_se)),
+        )
+        rows["before"].append(t_old)
+        rows["after"].append(t_new)
+        print(f"{n_prompts:>8} {t_old:>9.3f} {t_new:>9.3f} {f_new.n_iter:>6} {diff:>11.1e}")
+    print("log-log slope of time in prompts (goal: after <= 1.15 over the whole range)")
+    for name, times in rows.items():
+        parts = [
+            f"{sizes[i]}->{sizes[i + 1]}: {slope(sizes, times, i, i + 1):.2f}"
+            for i in range(len(sizes) - 1)
+        ]
+        whole = slope(sizes, times, 0, len(sizes) - 1)
+        print(f"  {name:>6}: {sizes[0]}->{sizes[-1]}: {whole:.2f}  ({', '.join(parts)})")
+
+
+if __name__ == "__main__":
+    main()
