@@ -13,7 +13,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from debias import mediators as med
 from debias.errors import InputError, ParameterError
 from debias.mediators import (
     TRANSFORMS,
@@ -27,6 +26,7 @@ from debias.mediators import (
     register_mediator,
     unregister_mediator,
 )
+from debias.mediators import texts as med_texts
 
 try:
     import pyarrow  # noqa: F401
@@ -173,14 +173,14 @@ def test_vectorized_equals_scalar_on_every_backend(texts):
 @pytest.mark.skipif(not HAVE_ARROW, reason="needs pyarrow")
 def test_arrow_byte_scans_across_blocks(monkeypatch):
     """Word counts and fence detection stay exact when texts span many small blocks."""
-    monkeypatch.setattr(med, "_BYTE_CHUNK", 7)
+    monkeypatch.setattr(med_texts, "_BYTE_CHUNK", 7)
     rng = np.random.default_rng(0)
     pieces = ["word", " ", "\n", "\u00a0", "```", "é", "", "x\u2003y", "\t"]
     texts = ["".join(rng.choice(pieces, size=rng.integers(0, 12))) for _ in range(300)]
     texts += ["", "a" * 50, " " * 20]
     series = as_backend(texts, "pyarrow")
-    assert med._v_words(series).tolist() == [len(t.split()) for t in texts]
-    assert med._contains(series, "```").tolist() == ["```" in t for t in texts]
+    assert get_mediator("words").vectorized(series).tolist() == [len(t.split()) for t in texts]
+    assert med_texts.contains(series, "```").tolist() == ["```" in t for t in texts]
 
 
 # --------------------------------------------------------------------------- registry
