@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -84,10 +83,8 @@ CASES = {
 }
 
 
-def _axes_of(obj):
-    if isinstance(obj, Figure):
-        return obj, [a for a in obj.axes if a.get_label() != "<colorbar>"]
-    return obj.figure, [obj]
+def _axes_of(fig):
+    return fig, [a for a in fig.axes if a.get_label() != "<colorbar>"]
 
 
 def _visible_texts(fig):
@@ -102,7 +99,7 @@ def _visible_texts(fig):
 def test_plot_returns_labelled_axes_and_saves(name, fitted, tmp_path):
     table, fit = fitted
     obj = CASES[name](table, fit)
-    assert isinstance(obj, (Axes, Figure))
+    assert isinstance(obj, Figure)
     fig, axes = _axes_of(obj)
     main = [a for a in axes if a.get_xlabel() or a.get_title()]
     assert main, "no labelled axes"
@@ -148,8 +145,8 @@ def _overlapping(texts, renderer):
 @pytest.mark.parametrize("n", [6, 25, 40])
 def test_raw_vs_controlled_labels_do_not_overlap(n):
     table = _crowded_table(n, seed=n)
-    ax = plots.raw_vs_controlled(table, n_labels=8)
-    fig = ax.figure
+    fig = plots.raw_vs_controlled(table, n_labels=8)
+    ax = fig.axes[0]
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     labels = list(ax.texts)
@@ -170,8 +167,8 @@ def test_raw_vs_controlled_labels_do_not_overlap(n):
 @pytest.mark.parametrize("n, top", [(12, None), (46, None), (46, 15)])
 def test_rank_bump_names_do_not_overlap(n, top):
     table = _crowded_table(n, seed=1)
-    ax = plots.rank_bump(table, top=top)
-    fig = ax.figure
+    fig = plots.rank_bump(table, top=top)
+    ax = fig.axes[0]
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     twin = [a for a in fig.axes if a is not ax][0]
@@ -185,12 +182,16 @@ def test_rank_bump_names_do_not_overlap(n, top):
 def test_functions_draw_into_given_axes(fitted):
     table, fit = fitted
     fig, axes = plt.subplots(2, 3, figsize=(14, 8))
-    assert plots.length_effect(fit, ax=axes[0, 0]) is axes[0, 0]
-    assert plots.calibration(fit, ax=axes[0, 1]) is axes[0, 1]
-    assert plots.coefficient_forest(fit, ax=axes[0, 2]) is axes[0, 2]
-    assert plots.raw_vs_controlled(table, ax=axes[1, 0]) is axes[1, 0]
-    assert plots.residuals(fit, mediator="markdown", ax=axes[1, 1]) is axes[1, 1]
-    assert plots.winrate_heatmap(winrate_matrix(fit), ax=axes[1, 2]) is axes[1, 2]
+    drawn = [
+        plots.length_effect(fit, ax=axes[0, 0]),
+        plots.calibration(fit, ax=axes[0, 1]),
+        plots.coefficient_forest(fit, ax=axes[0, 2]),
+        plots.raw_vs_controlled(table, ax=axes[1, 0]),
+        plots.residuals(fit, mediator="markdown", ax=axes[1, 1]),
+        plots.winrate_heatmap(winrate_matrix(fit), ax=axes[1, 2]),
+    ]
+    assert all(f is fig for f in drawn)  # every plot returns the figure it drew in
+    assert all(a.get_xlabel() for a in axes.flat)  # ... and drew into the Axes given
     fig2, pair = plt.subplots(1, 2)
     assert plots.residuals(fit, ax=pair) is fig2
 
@@ -198,7 +199,7 @@ def test_functions_draw_into_given_axes(fitted):
 def test_length_effect_curves_follow_the_fit(fitted):
     _, fit = fitted
     models = list(fit.results_)[:2]
-    ax = plots.length_effect(fit, models=models)
+    ax = plots.length_effect(fit, models=models).axes[0]
     curves = [line for line in ax.get_lines() if len(line.get_xdata()) == 60]
     assert len(curves) == 2
     for line, m in zip(curves, models, strict=True):
@@ -221,7 +222,7 @@ def test_coefficient_forest_marks_off_scale_estimates():
         )  # fmt: skip
     m = list(fit.results_)[0]
     fit.results_[m].params["tanh(scaled(length))"] = 40.0
-    ax = plots.coefficient_forest(fit)
+    ax = plots.coefficient_forest(fit).axes[0]
     lo, hi = ax.get_xlim()
     assert hi < 40
     assert any("off scale" in t.get_text() for t in ax.texts)
@@ -249,7 +250,7 @@ def test_variants_table_and_gameability():
 
 def test_benchmark_correlation_is_ascending():
     s = pd.Series({"b": 0.9, "a": 0.2, "c": 0.5})
-    ax = plots.benchmark_correlation(s)
+    ax = plots.benchmark_correlation(s).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "c", "b"]
     assert [t.get_text() for t in ax.texts] == ["0.20", "0.50", "0.90"]
 
@@ -257,14 +258,14 @@ def test_benchmark_correlation_is_ascending():
 def test_winrate_heatmap_annotates_small_matrices_only(fitted):
     _, fit = fitted
     small = winrate_matrix(fit)
-    ax = plots.winrate_heatmap(small)
+    ax = plots.winrate_heatmap(small).axes[0]
     assert len(ax.texts) == small.size
     big = pd.DataFrame(
         np.full((25, 25), 50.0),
         index=[f"m{i}" for i in range(25)],
         columns=[f"m{i}" for i in range(25)],
     )
-    assert len(plots.winrate_heatmap(big).texts) == 0
+    assert len(plots.winrate_heatmap(big).axes[0].texts) == 0
 
 
 def test_bad_inputs_raise_clear_errors(fitted):
@@ -275,9 +276,100 @@ def test_bad_inputs_raise_clear_errors(fitted):
         plots.length_effect(fit, models=["nope"])
     with pytest.raises(ParameterError, match="term"):
         plots.coefficient_forest(fit, term="nope")
-    with pytest.raises(InputError, match="missing column"):
-        plots.raw_vs_controlled(table.drop(columns="avg_length"))
+    with pytest.raises(InputError, match=r"missing column.*win_rate"):
+        plots.raw_vs_controlled(table.drop(columns="win_rate"))
+    with pytest.raises(InputError, match="length_controlled_winrate"):  # says both spellings
+        plots.rank_bump(table.drop(columns="lc_win_rate"))
     with pytest.raises(ParameterError, match="n_bins"):
         plots.calibration(fit, n_bins=0)
     with pytest.raises(ParameterError, match="fitted PreferenceGLM"):
         plots.calibration(object())
+
+
+# ---------------------------------------------------------------- published AlpacaEval tables
+def _published_table(n=12, seed=5, as_index=True):
+    """A table with a published AlpacaEval leaderboard's column names (made-up numbers)."""
+    rng = np.random.default_rng(seed)
+    wr = rng.uniform(5, 60, n)
+    t = pd.DataFrame(
+        {
+            "win_rate": wr,
+            "standard_error": rng.uniform(0.8, 1.5, n),
+            "n_total": 805,
+            "avg_length": rng.integers(800, 3500, n),
+            "length_controlled_winrate": np.clip(wr + rng.normal(0, 6, n), 1, 99),
+            "lc_standard_error": rng.uniform(0.1, 0.4, n),
+        },
+        index=[f"published-model-{i}" for i in range(n)],
+    )
+    if as_index:
+        return t  # pd.read_csv(path, index_col=0)
+    return t.reset_index(names="Unnamed: 0")  # pd.read_csv(path): the unnamed first column
+
+
+@pytest.mark.parametrize("as_index", [True, False])
+def test_table_plots_read_published_alpaca_eval_columns(as_index):
+    t = _published_table(as_index=as_index)
+    names = [f"published-model-{i}" for i in range(len(t))]
+    fig = plots.raw_vs_controlled(t, n_labels=3)
+    ax = fig.axes[0]
+    x, y = ax.collections[0].get_offsets().T
+    np.testing.assert_allclose(sorted(x), sorted(_published_table()["win_rate"]))
+    np.testing.assert_allclose(sorted(y), sorted(_published_table()["length_controlled_winrate"]))
+    assert any(t.get_text().startswith("published-model-") for t in ax.texts)
+    fig = plots.rank_bump(t)
+    ticks = [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
+    assert sorted(tk.rsplit("  ", 1)[0] for tk in ticks) == sorted(names)
+    variants = _published_table(3, as_index=as_index)
+    variants = (
+        variants.rename(
+            index=dict(zip(variants.index, ["m", "m_concise", "m_verbose"], strict=True))
+        )
+        if as_index
+        else variants.assign(**{"Unnamed: 0": ["m", "m_concise", "m_verbose"]})
+    )
+    v = plots.variants_table(variants)
+    assert list(v["variant"]) == ["concise", "standard", "verbose"]
+    assert isinstance(plots.gameability(v), Figure)
+
+
+def test_raw_vs_controlled_without_lengths_draws_one_colour():
+    t = _published_table().drop(columns="avg_length")
+    fig = plots.raw_vs_controlled(t, n_labels=2)
+    assert len(fig.axes) == 1  # no colour bar without lengths
+
+
+# ---------------------------------------------------------------- labels, geometrically
+@pytest.mark.parametrize("n, seed", [(40, 0), (40, 1), (60, 2)])
+def test_labels_cover_no_point_and_no_other_label(n, seed):
+    """On a crowded table: no two label boxes overlap, and no label box contains the
+    centre of any point marker (labels are placed away, with leader lines)."""
+    table = _crowded_table(n, seed=seed)
+    fig = plots.raw_vs_controlled(table, n_labels=10)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    assert len(labels) >= 6, "too few of the most-moved models labelled"
+    boxes = [Text.get_window_extent(t, renderer) for t in labels]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    centres = ax.transData.transform(np.column_stack([table["win_rate"], table["lc_win_rate"]]))
+    for t, bb in zip(labels, boxes, strict=True):
+        inside = (
+            (centres[:, 0] >= bb.x0)
+            & (centres[:, 0] <= bb.x1)
+            & (centres[:, 1] >= bb.y0)
+            & (centres[:, 1] <= bb.y1)
+        )
+        assert not inside.any(), f"{t.get_text()!r} covers a point"
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not any(bb.overlaps(legend) for bb in boxes), "a label covers the legend"
+    # the labelled models are the most moved, in order (a dropped one may be skipped)
+    moved = (table["lc_win_rate"] - table["win_rate"]).abs().sort_values(ascending=False)
+    top = [m[:23] for m in table.loc[moved.index[:10], "model"]]
+    assert labels[0].get_text().startswith(top[0])
+    assert all(any(t.get_text().startswith(m) for m in top) for t in labels)
+    # labels away from their point have a leader line
+    assert any(t.arrow_patch is not None for t in labels)

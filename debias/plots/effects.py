@@ -1,18 +1,8 @@
-"""Diagnostic plots of a fitted preference GLM and of leaderboards.
-
-Every function takes the data it needs plus ``ax=None`` (a new figure is created
-when ``None``), returns the matplotlib :class:`~matplotlib.axes.Axes` (or the
-:class:`~matplotlib.figure.Figure` for multi-panel plots), never calls
-``plt.show()`` and works headless (``MPLBACKEND=Agg``). Colours come from the
-Okabe–Ito palette and colour-blind-safe colormaps (viridis, RdBu).
-
-The leaderboard plots (``raw_vs_controlled``, ``rank_bump``, ``gameability``,
-``winrate_heatmap``, ...) live in :mod:`debias.table_plots` and the shared
-helpers in :mod:`debias.plot_helpers`; all are importable from here.
+"""Effect plots of a fitted judge: the preference against a mediator, and slopes by model.
 
 Units: mediator differences are *model − baseline* in the mediator's own unit
 (characters for ``length``, words for ``words``, counts for markdown elements);
-probabilities are in [0, 1]; win rates in percent.
+probabilities are in [0, 1].
 
 Examples
 --------
@@ -22,67 +12,40 @@ Examples
 >>> from debias.glm import PreferenceGLM
 >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
 >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
->>> ax = calibration(fit)
->>> ax.get_xlabel()
-'Predicted P(model preferred), bin mean'
+>>> len(coefficient_forest(fit).axes[0].get_yticklabels())
+3
 """
 
 from __future__ import annotations
 
 import re
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from debias.counterfactual import apply_at
 from debias.errors import ParameterError
-from debias.plot_helpers import (
-    _GREY,
-    _SMALL,
-    _Z95,
+from debias.plots.common import (
+    GREY,
     OKABE_ITO,
-    _binned,
-    _check_fit,
-    _check_mediator,
-    _fit_models,
-    _mediator_label,
-    _new_axes,
-    _pick_spread,
-    _separated,
-    _short,
-    _tick_fontsize,
-    save,
-)
-from debias.table_plots import (
-    benchmark_correlation,
-    controls_label,
-    gameability,
-    rank_bump,
-    raw_vs_controlled,
-    variants_table,
-    winrate_heatmap,
+    SMALL,
+    Z95,
+    binned_means,
+    check_fit,
+    check_mediator,
+    fit_models,
+    is_separated,
+    mediator_label,
+    new_axes,
+    pick_spread,
+    short_name,
+    tick_fontsize,
 )
 
-__all__ = [
-    "OKABE_ITO",
-    "benchmark_correlation",
-    "calibration",
-    "coefficient_forest",
-    "controls_label",
-    "gameability",
-    "length_effect",
-    "rank_bump",
-    "raw_vs_controlled",
-    "residuals",
-    "save",
-    "variants_table",
-    "winrate_heatmap",
-]
+__all__ = ["coefficient_forest", "length_effect"]
 
 
-# ============================================================================ fit plots
 def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, ax=None):
     """Predicted P(model preferred) against the mediator difference, with binned data.
 
@@ -109,7 +72,7 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.figure.Figure
 
     Examples
     --------
@@ -117,17 +80,17 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
     >>> from debias.glm import PreferenceGLM
     >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
-    >>> ax = length_effect(fit, n_bins=5)
-    >>> ax.get_xlabel()
+    >>> fig = length_effect(fit, n_bins=5)
+    >>> fig.axes[0].get_xlabel()
     'Length difference, model − baseline (characters)'
     """
-    _check_fit(fit)
-    _check_mediator(fit, mediator)
-    chosen = _fit_models(fit, models)
+    check_fit(fit)
+    check_mediator(fit, mediator)
+    chosen = fit_models(fit, models)
     if models is None:
-        usable = [m for m in chosen if not _separated(fit.results_[m])]
-        chosen = _pick_spread(fit, usable or chosen, mediator)
-    fig, ax = _new_axes(ax, figsize=(7.4, 4.6))
+        usable = [m for m in chosen if not is_separated(fit.results_[m])]
+        chosen = pick_spread(fit, usable or chosen, mediator)
+    fig, ax = new_axes(ax, figsize=(7.4, 4.6))
     meds = sorted(fit.spec_.mediators)
     uses_raw = bool(re.search(rf"\b{re.escape(mediator)}_(model|baseline)\b", fit.spec_.rhs))
     for i, m in enumerate(chosen):
@@ -150,12 +113,12 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
         # one prediction call for the whole grid (the design is rebuilt per call)
         pred = res.predict(pd.concat(frames))
         curve = pred.reshape(len(grid), len(res.frame)).mean(axis=1)
-        ax.plot(grid, curve, color=colour, lw=2, label=_short(m), zorder=3)
-        b = _binned(x, res.y, n_bins)
+        ax.plot(grid, curve, color=colour, lw=2, label=short_name(m), zorder=3)
+        b = binned_means(x, res.y, n_bins)
         ax.errorbar(
             b["x"],
             b["mean"],
-            yerr=_Z95 * b["se"],
+            yerr=Z95 * b["se"],
             fmt="o",
             ms=4,
             color=colour,
@@ -164,10 +127,10 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
             capsize=2,
             zorder=2,
         )
-    ax.axhline(0.5, color=_GREY, lw=0.8, ls=":", zorder=1)
-    ax.axvline(0.0, color=_GREY, lw=0.8, ls=":", zorder=1)
+    ax.axhline(0.5, color=GREY, lw=0.8, ls=":", zorder=1)
+    ax.axvline(0.0, color=GREY, lw=0.8, ls=":", zorder=1)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(_mediator_label(mediator))
+    ax.set_xlabel(mediator_label(mediator))
     ax.set_ylabel("P(model preferred)")
     ax.set_title(
         f"Judge's preference vs {mediator} difference\n"
@@ -180,73 +143,14 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
             handles,
             labels,
             title="Model",
-            fontsize=_SMALL,
-            title_fontsize=_SMALL + 1,
+            fontsize=SMALL,
+            title_fontsize=SMALL + 1,
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             borderaxespad=0.0,
             frameon=False,
         )
-    return ax
-
-
-def calibration(fit, n_bins: int = 10, ax=None):
-    """Predicted against observed preference, in quantile bins pooled over models.
-
-    Parameters
-    ----------
-    fit : PreferenceGLM
-    n_bins : int, default 10
-        Equal-width bins of the predicted probability on [0, 1] (empty bins are
-        not drawn).
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The main axes; a twin axes on the right shows the judgments per bin.
-
-    Examples
-    --------
-    >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
-    >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
-    >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
-    >>> calibration(fit, n_bins=5).get_ylabel()
-    'Observed P(model preferred), bin mean'
-    """
-    _check_fit(fit)
-    fig, ax = _new_axes(ax, figsize=(5.8, 4.8))
-    models = _fit_models(fit, None)
-    pred = np.concatenate([fit.results_[m].fitted() for m in models])
-    obs = np.concatenate([fit.results_[m].y for m in models])
-    b = _binned(pred, obs, n_bins, edges=np.linspace(0, 1, n_bins + 1))
-    width = 0.8 / n_bins
-    twin = ax.twinx()
-    twin.bar(b["x"], b["n"], width=width, color=_GREY, alpha=0.25, zorder=0, label="judgments")
-    twin.set_ylim(0, max(b["n"].max() * 4, 1) if len(b) else 1)
-    twin.set_ylabel("Judgments per bin (bars, count)", color=_GREY)
-    twin.tick_params(axis="y", colors=_GREY, labelsize=_SMALL)
-    ax.set_zorder(twin.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    ax.plot([0, 1], [0, 1], color=_GREY, ls="--", lw=1, label="perfect calibration")
-    ax.errorbar(
-        b["x"],
-        b["mean"],
-        yerr=_Z95 * b["se"],
-        fmt="o",
-        color=OKABE_ITO[0],
-        ms=5,
-        capsize=2,
-        label="binned mean ± 1.96 SE",
-    )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("Predicted P(model preferred), bin mean")
-    ax.set_ylabel("Observed P(model preferred), bin mean")
-    ax.set_title(f"Calibration ({len(models)} models, {len(pred):,} judgments pooled)", fontsize=10)
-    ax.legend(loc="upper left", fontsize=_SMALL, frameon=False)
-    return ax
+    return fig
 
 
 def _slope_term(fit, term: str | None) -> str:
@@ -281,7 +185,7 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.figure.Figure
 
     Examples
     --------
@@ -289,14 +193,14 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
     >>> from debias.glm import PreferenceGLM
     >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
-    >>> len(coefficient_forest(fit).get_yticklabels())
+    >>> len(coefficient_forest(fit).axes[0].get_yticklabels())
     3
     """
-    _check_fit(fit)
+    check_fit(fit)
     term = _slope_term(fit, term)
     if not 0 < level < 1:
         raise ParameterError(f"The 'level' parameter must be in (0, 1). Got {level!r} instead.")
-    models = _fit_models(fit, None)
+    models = fit_models(fit, None)
     rows = []
     for m in models:
         res = fit.results_[m]
@@ -307,11 +211,11 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
         else:
             ci = res.conf_int(1 - level).loc[term]
             lo, hi = ci["lower"], ci["upper"]
-        rows.append((m, est, lo, hi, _separated(res)))
+        rows.append((m, est, lo, hi, is_separated(res)))
     df = pd.DataFrame(rows, columns=["model", "est", "lo", "hi", "separated"])
     df = df.sort_values("est")
     n = len(df)
-    fig, ax = _new_axes(ax, figsize=(6.4, max(2.8, 0.24 * n + 1.4)))
+    fig, ax = new_axes(ax, figsize=(6.4, max(2.8, 0.24 * n + 1.4)))
     y = np.arange(n)
     # Off-scale estimates (e.g. a separated fit) would squash everyone else: clip the axis
     # to the others' intervals and mark them at the edge with their value.
@@ -328,7 +232,7 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
     pad = 0.08 * (hi - lo or 1.0)
     xlim = (lo - pad, hi + pad)
     sig = ((df["lo"] > 0) | (df["hi"] < 0)).to_numpy()
-    colours = np.where(sig, OKABE_ITO[0], _GREY)
+    colours = np.where(sig, OKABE_ITO[0], GREY)
     ax.hlines(
         y[~off],
         np.clip(keep["lo"], *xlim),
@@ -355,7 +259,7 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
             f"{est:.1f} (off scale)",
             ha="right" if right else "left",
             va="center",
-            fontsize=_SMALL,
+            fontsize=SMALL,
             color=OKABE_ITO[3],
         )
     ax.set_xlim(xlim)
@@ -369,7 +273,7 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
         ax.axvline(mean, color=OKABE_ITO[3], lw=1, ls="--")
         # in the title, not a legend: with many models every corner holds data
         mean_note = f"\ndashed: mean over models = {mean:.2f}{note}"
-    ax.set_yticks(y, [_short(m, 36) for m in df["model"]], fontsize=_tick_fontsize(n))
+    ax.set_yticks(y, [short_name(m, 36) for m in df["model"]], fontsize=tick_fontsize(n))
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel(f"Coefficient of {term}\n(log-odds of preference per unit of the term)")
     ax.set_ylabel("Model")
@@ -378,81 +282,4 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
         f"{term} by model\n{pct} CI, cluster-robust by instruction (blue: excludes 0){mean_note}",
         fontsize=10,
     )
-    return ax
-
-
-def residuals(fit, mediator: str | None = None, n_bins: int = 10, ax=None):
-    """Binned mean residuals (observed − predicted) against each mediator difference.
-
-    A flat line at zero means the formula captures how the judge reacts to the
-    mediator; a trend means a misspecified shape (e.g. tanh too flat).
-
-    Parameters
-    ----------
-    fit : PreferenceGLM
-    mediator : str, optional
-        One mediator (returns its Axes); ``None``: one panel per mediator of the
-        fit (returns the Figure).
-    n_bins : int, default 10
-        Quantile bins of the difference, pooled over models.
-    ax : matplotlib.axes.Axes or sequence of Axes, optional
-        With ``mediator=None``: as many Axes as mediators.
-
-    Returns
-    -------
-    matplotlib.axes.Axes or matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
-    >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
-    >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
-    >>> fig = residuals(fit)
-    >>> [a.get_title() for a in fig.axes]
-    ['Residuals vs length difference']
-    """
-    _check_fit(fit)
-    models = _fit_models(fit, None)
-    if mediator is not None:
-        _check_mediator(fit, mediator)
-        fig, ax = _new_axes(ax, figsize=(6.0, 4.2))
-        _residual_panel(fit, models, mediator, n_bins, ax)
-        return ax
-    meds = sorted(fit.spec_.mediators, key=lambda m: (m != "length", m))
-    if not meds:
-        raise ParameterError("The fit has no mediator: no residual plot to draw.")
-    if ax is None:
-        fig, axes = plt.subplots(
-            1, len(meds), figsize=(5.2 * len(meds), 4.2), layout="constrained", squeeze=False
-        )
-        axes = list(axes[0])
-    else:
-        axes = list(np.atleast_1d(ax))
-        if len(axes) != len(meds):
-            raise ParameterError(
-                f"residuals(mediator=None) draws {len(meds)} panels ({meds}); got {len(axes)} Axes."
-            )
-        fig = axes[0].figure
-    for a, m in zip(axes, meds, strict=True):
-        _residual_panel(fit, models, m, n_bins, a)
-    fig.suptitle(
-        "Mean residual (observed − predicted) in quantile bins, pooled over models, ± 1.96 SE",
-        fontsize=10,
-    )
     return fig
-
-
-def _residual_panel(fit, models, mediator, n_bins, ax):
-    x = np.concatenate([fit.results_[m].frame[mediator].to_numpy(float) for m in models])
-    r = np.concatenate([fit.results_[m].y - fit.results_[m].fitted() for m in models])
-    b = _binned(x, r, n_bins)
-    ax.axhline(0, color="black", lw=0.9)
-    ax.errorbar(
-        b["x"], b["mean"], yerr=_Z95 * b["se"], fmt="o-", color=OKABE_ITO[0], ms=4, capsize=2
-    )
-    if mediator == "length" and len(b) and np.nanmax(np.abs(b["x"])) > 2000:
-        ax.ticklabel_format(axis="x", style="plain")
-    ax.set_xlabel(_mediator_label(mediator))
-    ax.set_ylabel("Mean residual (observed − predicted P)")
-    ax.set_title(f"Residuals vs {mediator} difference", fontsize=10)
