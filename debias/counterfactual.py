@@ -444,7 +444,21 @@ _CACHE_SIZE = 16
 
 def _log_odds(fit, at, names) -> np.ndarray:
     """Log-odds against the fit's baseline of each of ``names`` (columns) on the
-    evaluation set (rows: one per instruction) under the counterfactual ``at``.
+    evaluation set (rows: one per instruction) under the counterfactual ``at``."""
+    instructions, designs = _evaluation_designs(fit, at, names)
+    return np.column_stack([_eta(fit, designs, m, len(instructions)) for m in names])
+
+
+def _eta(fit, designs, model, n: int) -> np.ndarray:
+    """One model's log-odds against the fit's baseline (0 for the baseline itself)."""
+    if model not in designs:  # the fit's baseline against itself
+        return np.zeros(n)
+    return designs[model] @ fit.params_.loc[model].to_numpy()
+
+
+def _evaluation_designs(fit, at, names) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The evaluation set's instructions (one per row) and each fitted model's design
+    on it under the counterfactual ``at`` (the fit's baseline has none).
 
     Cached on the fit (``fit()`` drops the cache): the evaluation-set frame once, and
     each model's design keyed by the *values* of the counterfactual frame, so two
@@ -456,7 +470,9 @@ def _log_odds(fit, at, names) -> np.ndarray:
     if "evaluation_frame" not in cache:
         frame = pd.concat([r.frame for r in fit.results_.values()])
         instr = np.concatenate([r.instructions for r in fit.results_.values()])
-        cache["evaluation_frame"] = frame[~pd.Index(instr).duplicated()]
+        first = ~pd.Index(instr).duplicated()
+        cache["evaluation_frame"] = frame[first]
+        cache["evaluation_instructions"] = instr[first]
     cf = apply_at(cache["evaluation_frame"], fit.spec_.mediators, at)
     values = cf.to_numpy(dtype=float)
     key = (tuple(cf.columns), values.shape, hashlib.blake2b(values.tobytes()).hexdigest())
@@ -473,10 +489,8 @@ def _log_odds(fit, at, names) -> np.ndarray:
         stacked.index = pd.Index(np.repeat(np.asarray(todo, dtype=object), n), name="model")
         X = fit.design_.matrix(stacked, 1.0)
         known.update({m: X[i * n : (i + 1) * n] for i, m in enumerate(todo)})
-    zero = np.zeros(len(cf))  # the fit's baseline against itself
-    return np.column_stack(
-        [known[m] @ fit.params_.loc[m].to_numpy() if m in known else zero for m in names]
-    )
+    wanted = {m: known[m] for m in names if m in known}
+    return cache["evaluation_instructions"], wanted
 
 
 def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFrame:
@@ -485,7 +499,8 @@ def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFra
     See :func:`winrate`; against the fit's baseline (its column) each model's
     controlled win rate on the evaluation set. A model whose data cannot support a
     controlled score has a row and column of NaN, with the reason in
-    ``table.attrs["notes"]`` (model → reason), as in the leaderboard.
+    ``table.attrs["notes"]`` (model → reason), as in the leaderboard. Standard errors
+    and intervals of each pair: :func:`winrate_pairs`.
 
     Examples
     --------
@@ -512,6 +527,128 @@ def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFra
     table = pd.DataFrame(out, index=pd.Index(names, name="model"), columns=names)
     table.attrs["notes"] = notes
     return table
+
+
+PAIR_COLUMNS = ["model", "opponent", "estimate", "std_error", "conf_low", "conf_high", "note"]
+SAME_MODEL_NOTE = "the same model (50 by definition)"
+
+
+def winrate_pairs(fit, models=None, *, at: Mapping | None = None, level: float = 0.95):
+    """Controlled win rate of every model against every other, with intervals (tidy, [0, 1]).
+
+    The estimate is :func:`winrate` (as a probability). Its standard error is
+    cluster-robust by instruction, by the delta method: the influence of instruction
+    x on the average is ``(p_x - mean)/N`` plus the gradient against each model's
+    coefficients times their per-instruction influence
+    (:meth:`~debias.results.ModelResults.influence`; the two models' influences are
+    differenced, as their log-odds are), plus the direct effect of an estimated
+    difficulty, as in :func:`avg_predictions`. Student's t with (instructions of the
+    evaluation set − 1) degrees of freedom.
+
+    Parameters
+    ----------
+    fit : PreferenceGLM
+    models : list of str, optional
+        Which models (default every fitted model and the baseline).
+    at : mapping, optional
+        The counterfactual (default: every mediator at "no difference").
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model, opponent, estimate, std_error, conf_low, conf_high, note``, one row per
+        ordered pair. A model against itself is 0.5 with no interval; a pair with a
+        model whose data cannot support a controlled score is NaN with the reason; a
+        fit where the sandwich is not valid (L1 penalty, a bound) has no interval, with
+        the reason. ``model`` vs ``opponent`` and back sum to 1 exactly. The square
+        matrix of estimates (percent) is :func:`winrate_matrix`.
+
+    Examples
+    --------
+    >>> from debias.simulate import simulate
+    >>> from debias.glm import PreferenceGLM
+    >>> sim = simulate(n_models=2, n_instructions=100, seed=1)
+    >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
+    >>> t = winrate_pairs(fit)
+    >>> list(t.columns)
+    ['model', 'opponent', 'estimate', 'std_error', 'conf_low', 'conf_high', 'note']
+    >>> bool((t["conf_low"] < t["estimate"]).sum() == 6)  # 3 models: 6 ordered pairs of two
+    True
+    """
+    critical_value(level)  # checks the level
+    if isinstance(models, str):
+        models = [models]
+    names = _models(fit, models) if models is not None else list(fit.models_)
+    instructions, designs = _evaluation_designs(fit, at, names)
+    n = len(instructions)
+    notes = _unsupported(fit, names)
+    eta = {m: _eta(fit, designs, m, n) for m in names}
+    z = critical_value(level, df=n - 1) if n > 1 else np.nan
+    rows: dict[tuple[str, str], tuple] = {}
+    for a, i in enumerate(names):
+        rows[i, i] = (i, i, 0.5, np.nan, np.nan, np.nan, SAME_MODEL_NOTE)
+        for j in names[a + 1 :]:
+            why = "; ".join(f"{m}: {notes[m]}" for m in (i, j) if m in notes)
+            if why:
+                rows[i, j] = (i, j, np.nan, np.nan, np.nan, np.nan, why)
+                rows[j, i] = (j, i, np.nan, np.nan, np.nan, np.nan, why)
+                continue
+            p = expit(eta[i] - eta[j])
+            est = float(p.mean())
+            wald = [f"{m}: {fit.results_[m].wald_problem}" for m in (i, j) if _wald(fit, m)]
+            if wald:
+                s, note = np.nan, "no sandwich interval: " + "; ".join(wald)
+            else:
+                infl = _pair_influence(fit, designs, i, j, p, instructions)
+                s = cluster_se(infl)
+                note = "" if np.isfinite(s) and s > 1e-12 else _EXACT_FIT_NOTE
+            se_, low, high = _interval(est, s, z)
+            rows[i, j] = (i, j, est, se_, low, high, note)
+            rows[j, i] = (j, i, 1 - est, se_, 1 - high, 1 - low, note)
+    table = pd.DataFrame([rows[i, j] for i in names for j in names], columns=PAIR_COLUMNS)
+    table[["conf_low", "conf_high"]] = table[["conf_low", "conf_high"]].clip(0, 1)
+    return table
+
+
+_EXACT_FIT_NOTE = (
+    "no interval: the fit reproduces every judgment exactly (no residual spread to "
+    "estimate the sampling error from)"
+)
+
+
+def _wald(fit, model) -> bool:
+    res = fit.results_.get(model)
+    return res is not None and res.wald_problem is not None
+
+
+def _pair_influence(fit, designs, i, j, p, instructions) -> np.ndarray:
+    """Per-instruction influence of ``mean(expit(eta_i - eta_j))`` (see :func:`winrate_pairs`)."""
+    n = len(p)
+    est = p.mean()
+    parts = [pd.Series((p - est) / n, index=instructions)]
+    slope = p * (1 - p) / n
+    two_stage = None
+    gamma_coef = 0.0  # the difference of the two models' difficulty coefficients
+    for sign, m in ((1.0, i), (-1.0, j)):
+        res = fit.results_.get(m)
+        if res is None:  # the fit's baseline: log-odds 0, nothing estimated
+            continue
+        grad = sign * (slope @ designs[m])
+        coef_infl = res.influence()
+        parts.append(pd.Series(coef_infl.to_numpy() @ np.nan_to_num(grad), index=coef_infl.index))
+        if res.two_stage is not None and "difficulty" in res.columns:
+            two_stage = res.two_stage
+            gamma_coef += sign * res.params.iloc[res.columns.index("difficulty")]
+    gamma_infl = two_stage.gamma() if two_stage is not None else None
+    if gamma_infl is not None:  # the average also uses γ̂ directly (the difficulty column)
+        per_gamma = pd.Series(slope * gamma_coef, index=instructions)
+        per_gamma = per_gamma.reindex(gamma_infl.index, fill_value=0.0).to_numpy()
+        parts.append(pd.Series(per_gamma @ gamma_infl.to_numpy(), index=gamma_infl.columns))
+    total = parts[0]
+    for part in parts[1:]:
+        total = total.add(part, fill_value=0.0)
+    return total.to_numpy()
 
 
 def elo(win_rate_percent, anchor: float = 1251.0):
