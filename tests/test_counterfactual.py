@@ -49,18 +49,43 @@ def _lc(comps, **kw):
 
 def test_identity_symmetry_and_matrix(fit):
     models = fit.models_
-    for m in models:
-        assert winrate(fit, m, m) == 50.0
     a, b = models[1], models[2]
     assert winrate(fit, a, b) + winrate(fit, b, a) == pytest.approx(100.0, abs=1e-9)
     M = winrate_matrix(fit)
-    assert np.allclose(np.diag(M), 50.0)
     np.testing.assert_allclose(M.to_numpy() + M.to_numpy().T, 100.0, atol=1e-9)
     # against the fitting baseline the matrix is the LC win rate
     lc = avg_predictions(fit).set_index("model")["estimate"] * 100
     base = fit.baseline_
     for m in fit.results_:
         assert M.loc[m, base] == pytest.approx(lc[m], abs=1e-9)
+
+
+def _with_copy(comps: Comparisons, model: str, copy: str) -> Comparisons:
+    """``comps`` plus ``copy``: ``model``'s rows (answers and verdicts) under a new name."""
+    d = comps.data
+    return Comparisons.from_dataframe(
+        pd.concat([d, d[d.model == model].assign(model=copy)], ignore_index=True)
+    )
+
+
+@pytest.mark.parametrize("preset", ["length_controlled_noreg", "length_controlled_v1"])
+def test_a_relabelled_copy_wins_half_by_the_general_formula(sim, preset):
+    """Identity measured, not set: a model and its relabelled copy are fitted alike, so
+    the cells between them, computed like any other pair (not the m-vs-m shortcut),
+    are 50, and the matrix's diagonal agrees with them."""
+    model = sim.comparisons.models[1]
+    assert model != sim.comparisons.baselines[0]
+    fit = _fit(_with_copy(sim.comparisons, model, "copy"), preset=preset)
+    np.testing.assert_allclose(fit.params_.loc["copy"], fit.params_.loc[model], atol=1e-8)
+    assert winrate(fit, "copy", model) == pytest.approx(50.0, abs=1e-9)
+    assert winrate(fit, model, "copy") == pytest.approx(50.0, abs=1e-9)
+    M = winrate_matrix(fit)
+    assert M.loc["copy", model] == pytest.approx(50.0, abs=1e-9)
+    np.testing.assert_allclose(np.diag(M), M.loc["copy", model], atol=1e-9)
+    others = [m for m in M.columns if m not in ("copy", model)]
+    np.testing.assert_allclose(M.loc["copy", others], M.loc[model, others], atol=1e-8)
+    lc = avg_predictions(fit, se="sem").set_index("model")["estimate"]
+    assert lc["copy"] == pytest.approx(lc[model], abs=1e-9)
 
 
 @SETTINGS
