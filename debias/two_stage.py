@@ -124,25 +124,41 @@ def coefficient_influence(fit) -> tuple[dict[str, pd.DataFrame], str]:
 def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam) -> np.ndarray:
     """γ's per-instruction influence, the γ part of ``A11^-1 [U1_b; 0]``.
 
-    ``A11 = [[blockdiag(A_g), C], [C', diag(D)]]`` (per-model blocks coupled through γ)
-    is solved on the Schur complement of the blocks, ``S = diag(D) - C' A^-1 C``
-    (instructions × instructions), so the cost grows linearly with the number of models.
+    ``A11 = [[blockdiag(A_g), C], [C', diag(D)]]`` (per-model blocks coupled through γ).
+    The γ part is ``-S^-1 C' A^-1 U1_b`` with ``S = diag(D) - C' A^-1 C`` the Schur
+    complement of the blocks (instructions × instructions), on the free γ's (without a
+    ridge the reference instruction's γ is held at 0: not a parameter). When the
+    instructions outnumber the model coefficients S is a diagonal minus a low-rank
+    term and Woodbury gives ``-D^-1 C' K^-1 A^-1 U1_b`` with
+    ``K = I - A^-1 C D^-1 C'`` (G·k × G·k): no I × I solve, as in stage 1
+    (:class:`debias.difficulty._NewtonSystem`). Otherwise S is solved directly.
     """
     G, k1, n_i = A_bg.shape
     A_inv = np.linalg.pinv(A_blocks)  # (G, k1, k1); pinv: a column may be all zero
     M = np.einsum("gkl,gli->gki", A_inv, A_bg)  # A^-1 C
-    W = np.einsum("gkl,gli->gki", A_inv, U1)  # A^-1 U1_b
+    W = np.einsum("gkl,gli->gki", A_inv, U1).reshape(G * k1, n_i)  # A^-1 U1_b
     C2 = A_bg.reshape(G * k1, n_i)
-    S = -(C2.T @ M.reshape(G * k1, n_i))
-    S[np.diag_indices(n_i)] += D
-    T = C2.T @ W.reshape(G * k1, n_i)  # C' A^-1 U1_b
-    if lam == 0:  # the reference instruction's γ is held at 0: not a parameter
+    free = np.ones(n_i, dtype=bool)
+    if lam == 0:
         ref = instr.get_indexer([fit.difficulty_.values.index[0]])[0]
         if ref >= 0:
-            S[ref, :] = 0.0
-            S[:, ref] = 0.0
-            S[ref, ref] = 1.0
-            T[ref, :] = 0.0
+            free[ref] = False
+    if G * k1 < int(free.sum()):
+        E = C2[:, free] / D[free]  # C D^-1
+        K = np.eye(G * k1) - M.reshape(G * k1, n_i)[:, free] @ E.T
+        Z = np.zeros((n_i, n_i))
+        try:
+            Z[free] = -(E.T @ np.linalg.solve(K, W))
+            return Z
+        except np.linalg.LinAlgError:
+            pass  # singular: solve the I × I system below (least squares)
+    S = -(C2.T @ M.reshape(G * k1, n_i))
+    S[np.diag_indices(n_i)] += D
+    T = C2.T @ W  # C' A^-1 U1_b
+    S[~free, :] = 0.0
+    S[:, ~free] = 0.0
+    S[~free, ~free] = 1.0
+    T[~free, :] = 0.0
     try:
         return -np.linalg.solve(S, T)
     except np.linalg.LinAlgError:

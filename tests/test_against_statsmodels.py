@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy.linalg import block_diag as scipy_block_diag
 from scipy.special import expit
 
 from debias.difficulty import Difficulty, fit_joint
@@ -103,3 +104,34 @@ def test_stage1_matches_statsmodels_dummy_glm(G, n_instr, k):
     np.testing.assert_allclose(jf.gamma[others], params[G * k :], rtol=0, atol=TOL)
     assert jf.gamma[ref] == 0.0
     np.testing.assert_allclose(jf.gamma_se[others], bse[G * k :], rtol=0, atol=TOL)
+
+
+class _Fit:  # what _gamma_influence reads of a fit: the reference instruction
+    def __init__(self, reference: str):
+        self.difficulty_ = Difficulty(pd.Series([0.0], index=[reference]))
+
+
+@pytest.mark.parametrize("G, k, n_instr, lam", [(5, 2, 40, 0.0), (5, 2, 40, 0.1), (30, 2, 20, 0.0)])
+def test_two_stage_gamma_influence_equals_a_dense_solve(G, k, n_instr, lam):
+    """γ's influence, the γ part of A11⁻¹ [U1_b; 0], by the Schur/Woodbury solve (instructions
+    outnumber the model coefficients) or the I × I solve, against the whole system solved."""
+    from debias.two_stage import _gamma_influence
+
+    rng = np.random.default_rng(G * n_instr)
+    C = rng.random((G, k, n_instr))
+    A = np.einsum("gki,gli->gkl", C, C) + np.eye(k)
+    D = C.sum(axis=(0, 1)) + 1.0 + 2 * lam
+    U1 = rng.normal(size=(G, k, n_instr))
+    instr = pd.Index([f"x{i}" for i in range(n_instr)])
+    ref = 3
+    got = _gamma_influence(A, C, D, U1, instr, _Fit(instr[ref]), lam)
+    keep = np.ones(n_instr, bool)
+    keep[ref] = lam != 0
+    C2 = C.reshape(G * k, n_instr)[:, keep]
+    full = np.block(
+        [[scipy_block_diag(*A), C2], [C2.T, np.diag(D[keep])]],
+    )
+    rhs = np.vstack([U1.reshape(G * k, n_instr), np.zeros((keep.sum(), n_instr))])
+    expected = np.zeros((n_instr, n_instr))
+    expected[keep] = np.linalg.solve(full, rhs)[G * k :]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
