@@ -330,7 +330,7 @@ def test_a_table_write_killed_midway_leaves_the_old_file(tree, tmp_path, capsys,
 
 
 def test_audit_folder_is_replaced_whole_never_mixed(tree, tmp_path, capsys, monkeypatch):
-    from debias.audit import AuditReport
+    from debias.reports.audit import AuditReport
 
     out = tmp_path / "audit"
     assert run(["-q", "audit", str(tree), "--out", str(out)]) == 0
@@ -353,10 +353,10 @@ def test_audit_folder_is_replaced_whole_never_mixed(tree, tmp_path, capsys, monk
 
 
 def test_interrupted_simulate_leaves_no_tree(tmp_path, capsys, monkeypatch):
-    import debias.simulate
+    import debias.simulate.writer
 
     calls = []
-    real = debias.simulate._write_json
+    real = debias.simulate.writer.write_annotations
 
     def dies_on_third(*a, **k):
         calls.append(1)
@@ -366,7 +366,7 @@ def test_interrupted_simulate_leaves_no_tree(tmp_path, capsys, monkeypatch):
 
     out = tmp_path / "sim"
     with monkeypatch.context() as m:
-        m.setattr(debias.simulate, "_write_json", dies_on_third)
+        m.setattr(debias.simulate.writer, "write_annotations", dies_on_third)
         assert (
             run(["-q", "simulate", "--out", str(out), "--models", "4", "--instructions", "20"])
             == 130

@@ -7,6 +7,7 @@ import gzip
 import importlib.util
 import json
 import math
+import pkgutil
 import re
 from pathlib import Path
 
@@ -513,8 +514,15 @@ def test_fixture_leaderboard_matches_files():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(simulate_module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 5 and result.failed == 0
+    attempted = 0
+    names = [info.name for info in pkgutil.iter_modules(simulate_module.__path__)]
+    for module in [simulate_module] + [
+        importlib.import_module(f"debias.simulate.{name}") for name in names
+    ]:
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 10
 
 
 @pytest.mark.slow

@@ -1,4 +1,11 @@
-"""Write AlpacaEval annotation files, atomically (temporary file in the same folder + rename)."""
+"""Write AlpacaEval files: annotations and model outputs (the one AlpacaEval writer).
+
+Every file is written atomically (:mod:`debias.atomic`: a temporary file in the same
+folder, then a rename), as strict JSON (no ``NaN``: missing values are ``null``), with a
+final newline; ``.gz`` paths are gzipped reproducibly (no timestamp in the header).
+The simulator's tree writer (:func:`debias.simulate.write_alpaca_eval_tree`) writes
+through these functions too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ import gzip
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,11 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from debias.atomic import write_bytes
 from debias.data import Comparisons
 from debias.errors import InputError
 from debias.io.annotations import REQUIRED_FIELDS
 
 PathLike = str | os.PathLike
+
+__all__ = ["ANNOTATION_FIELDS", "write_annotations", "write_model_outputs"]
 
 #: Field order used when writing annotations (extra fields follow).
 ANNOTATION_FIELDS: tuple[str, ...] = (
@@ -80,7 +89,10 @@ def _alpaca_record(r: dict) -> dict:
 
 
 def write_annotations(
-    frame_or_records: Comparisons | pd.DataFrame | Iterable[Mapping], path: PathLike
+    frame_or_records: Comparisons | pd.DataFrame | Iterable[Mapping],
+    path: PathLike,
+    *,
+    indent: int | None = 2,
 ) -> Path:
     """Write an AlpacaEval ``annotations.json`` (or ``.json.gz``, by suffix).
 
@@ -94,12 +106,22 @@ def write_annotations(
         judge → ``annotator``, ``preference`` = P(model preferred) + 1.
         NaN / NA values are written as ``null``. The input is not modified.
     path : str or path-like
-        Target file; parent folders are created; the write is atomic.
+        Target file; parent folders are created; the write is atomic; a ``.gz`` suffix
+        gzips it.
+    indent : int or None, default 2
+        JSON indentation; ``None`` writes one record per line (compact and fast, still
+        diff-friendly).
 
     Returns
     -------
     pathlib.Path
         The file written.
+
+    Raises
+    ------
+    InputError
+        Rows that are neither AlpacaEval judgments nor canonical rows, or a value JSON
+        cannot hold (an infinite number, an object that is not JSON).
 
     Examples
     --------
@@ -124,22 +146,59 @@ def write_annotations(
     records = [
         dict(sorted(r.items(), key=lambda kv: order.get(kv[0], len(order)))) for r in records
     ]
-    text = json.dumps(records, ensure_ascii=False, indent=2).encode("utf-8")
+    return _write_records(records, path, indent)
+
+
+def write_model_outputs(
+    records: Iterable[Mapping], path: PathLike, *, indent: int | None = 2
+) -> Path:
+    """Write an AlpacaEval ``model_outputs.json``: one record per instruction, as given.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Typically ``instruction``, ``output``, ``generator`` and ``dataset``; written
+        in the order given, NaN / NA as ``null``. The input is not modified.
+    path : str or path-like
+        Target file (``.gz`` gzips it); parent folders are created; the write is atomic.
+    indent : int or None, default 2
+        JSON indentation; ``None`` writes one record per line.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "results/base/model_outputs.json"
+    >>> rows = [{"instruction": "q", "output": "a", "generator": "base", "dataset": None}]
+    >>> print(write_model_outputs(rows, f, indent=None).read_text(), end="")
+    [
+    {"instruction": "q", "output": "a", "generator": "base", "dataset": null}
+    ]
+    """
+    return _write_records(_to_records(records), path, indent)
+
+
+def _json_bytes(records: list[dict], indent: int | None) -> bytes:
+    """A JSON list and a final newline: pretty with ``indent``, else one record per line."""
+    if indent is not None:
+        text = json.dumps(records, indent=indent, ensure_ascii=False, allow_nan=False)
+    else:
+        enc = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+        text = "[\n" + ",\n".join(map(enc, records)) + "\n]" if records else "[]"
+    return (text + "\n").encode("utf-8")
+
+
+def _write_records(records: list[dict], path: PathLike, indent: int | None) -> Path:
     path = Path(path)
-    if path.suffix == ".gz":
-        text = gzip.compress(text, mtime=0)
-    _atomic_write(path, text)
-    return path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        data = _json_bytes(records, indent)
+    except (TypeError, ValueError) as exc:  # inf, or an object JSON cannot hold
+        raise InputError(f"{path}: cannot write these records as JSON ({exc}).") from None
+    if path.suffix == ".gz":
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    write_bytes(path, data)
+    return path
