@@ -86,6 +86,37 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _at(text: str) -> tuple[str, object]:
+    """``--at MEDIATOR=VALUE``: a number (the difference model - baseline on the raw scale,
+    0 = none) or ``ratio:R`` (the model's value R times the baseline's)."""
+    name, sep, value = (part.strip() for part in text.partition("="))
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(
+            f"expected MEDIATOR=VALUE (e.g. length=0 or length=ratio:1.3), got {text!r}"
+        )
+    from debias import available_mediators
+
+    known = available_mediators()
+    if name not in known:
+        raise argparse.ArgumentTypeError(
+            f"unknown mediator {name!r} in {text!r}; known mediators: {', '.join(known)}"
+        )
+    how, colon, number = value.partition(":")
+    try:
+        r = float(number if colon else value)
+    except ValueError:
+        r = float("nan")
+    finite = r == r and abs(r) != float("inf")
+    if colon and how.strip() == "ratio" and finite and r >= 0:
+        return name, ("ratio", r)
+    if not colon and finite:
+        return name, r
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: the value must be a finite number (the difference model - baseline, "
+        "0 = none) or ratio:R with R >= 0 (e.g. ratio:1.3, answers 30% longer)"
+    )
+
+
 def _mapping(text: str) -> tuple[str, str]:
     col, sep, field = text.partition("=")
     if not sep or not col.strip() or not field.strip():
@@ -156,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "leaderboard", parents=[common], help="length-controlled leaderboard of one judge"
     )
     _add_model_options(p)
+    _add_at_option(p)
     _add_se_options(p)
     p.add_argument("--out", type=Path, help="write the table: .csv, .tsv, .md or .json (records)")
     p.add_argument(
@@ -170,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="controlled win rate of every model against every other (percent)",
     )
     _add_model_options(p)
+    _add_at_option(p)
+    p.add_argument(
+        "--form",
+        choices=("square", "pairs"),
+        default="square",
+        help="square: the matrix of estimates (default); pairs: one row per ordered pair with "
+        "its cluster-robust interval (model, opponent, estimate, std_error, conf_low, "
+        "conf_high, note)",
+    )
+    p.add_argument("--level", type=_level, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--out", type=Path, help="write the matrix: .csv, .tsv, .md or .json")
     p.set_defaults(func=_cmd_matrix)
 
@@ -192,9 +234,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- audit -------------------------------------------------------------------------------
     p = sub.add_parser(
-        "audit", parents=[common], help="audit a judge's length and style bias; writes a report"
+        "audit",
+        parents=[common],
+        help="audit a judge's length and style bias; writes a report",
+        description="Audit a judge: every model fitted by maximum likelihood (no penalty, no "
+        "regularisation toward the baseline's variants: a preset gives its formula only).",
     )
     _add_data_options(p)
+    _add_formula_options(p)
+    p.add_argument(
+        "--difficulty",
+        default="auto",
+        help="'auto' (fit it with 3 or more models besides the baseline, default), 'fit', "
+        "'none', or a CSV (instruction,difficulty or the reference's index,instruction_difficulty)",
+    )
+    p.add_argument(
+        "--mediators",
+        type=_names,
+        help="comma-separated mediators to audit (default: the formula's, or length,markdown)",
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -299,6 +357,47 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="match difficulty by instruction (default) or by row position (the reference's defect; "
         "default with --compat)",
     )
+
+
+def _add_at_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--at",
+        type=_at,
+        action="append",
+        metavar="MEDIATOR=VALUE",
+        help="the counterfactual: set MEDIATOR to a difference from the baseline's answer "
+        "(length=0: as long as the baseline's) or to a ratio (length=ratio:1.3: 30%% longer); "
+        "repeatable; default: every mediator of the formula at 0 (no difference)",
+    )
+
+
+def _counterfactual(args: argparse.Namespace) -> dict | None:
+    """``--at`` as the library's ``at=`` (None: every mediator at no difference), checked
+    against the formula's mediators before any data is read."""
+    if not args.at:
+        return None
+    from debias.counterfactual import ratio
+    from debias.formula import resolve_formula
+
+    at: dict = {}
+    for name, value in args.at:
+        if name in at:
+            raise ParameterError(f"--at {name}: given twice; give each mediator once.")
+        at[name] = ratio(value[1]) if isinstance(value, tuple) else value
+    spec = resolve_formula(args.formula, args.preset)
+    unused = [m for m in at if m not in spec.mediators]
+    if unused:
+        raise ParameterError(
+            f"--at {unused[0]}: not a mediator of the formula {spec.rhs!r}; its mediators: "
+            f"{', '.join(sorted(spec.mediators)) or 'none'}."
+        )
+    return at
+
+
+def _describe_at(at: dict | None) -> str:
+    if at is None:
+        return "every mediator at no difference"
+    return ", ".join(f"{k}={v!r}" for k, v in at.items())
 
 
 def _add_se_options(p: argparse.ArgumentParser) -> None:
@@ -477,20 +576,20 @@ def _cmd_leaderboard(args: argparse.Namespace) -> None:
 
         check_not_input(args.save_difficulty, _inputs(args), "--save-difficulty")
     n_jobs = _n_jobs(args)
+    at = _counterfactual(args)
     comps = _read(args)
     if args.se == "bootstrap":
         _note(args, f"bootstrap: {args.n_boot} replicates after the fit ({n_jobs} worker(s))")
+    se = dict(se=args.se, level=args.level, n_boot=args.n_boot, seed=args.seed, n_jobs=n_jobs)
     table, fit = leaderboard(
         comps,
         **_model_kwargs(args),
-        se=args.se,
-        level=args.level,
-        n_boot=args.n_boot,
-        seed=args.seed,
-        n_jobs=n_jobs,
+        **(se if at is None else {**se, "se": "sem"}),  # with --at the intervals come below
         progress=not args.quiet,
         return_fit=True,
     )
+    if at is not None:
+        table = _at_columns(table, fit, at, se, progress=not args.quiet)
     if args.out:
         _note(args, f"writing {args.out}…")
         write_table(table, args.out)
@@ -503,6 +602,26 @@ def _cmd_leaderboard(args: argparse.Namespace) -> None:
     print(to_markdown(table), end="")
     if args.out:
         print(f"wrote {args.out}")
+
+
+def _at_columns(table, fit, at: dict, se: dict, progress: bool):
+    """The leaderboard's ``lc_*`` columns under the counterfactual ``at`` (re-sorted)."""
+    from debias.counterfactual import avg_predictions
+
+    lc = avg_predictions(fit, at=at, **se, progress=progress).set_index("model")
+    columns = {
+        "lc_win_rate": "estimate",
+        "lc_standard_error": "std_error",
+        "lc_ci_low": "conf_low",
+        "lc_ci_high": "conf_high",
+    }
+    out = table.copy()
+    for col, source in columns.items():
+        out[col] = out["model"].map(lc[source]) * 100
+    out["lc_note"] = out["model"].map(lc["note"]).fillna("")
+    out = out.sort_values("lc_win_rate", ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs.update(table.attrs, se=se["se"], level=se["level"], at=_describe_at(at))
+    return out
 
 
 def _n_jobs(args: argparse.Namespace) -> int:
@@ -519,31 +638,44 @@ def _caption(table) -> str:
         f"judge: {a.get('judge')}   baseline: {a.get('baseline')}   formula: {a.get('formula')}   "
         f"solver: {a.get('solver')}"
         + (f" (folds: {a['compat_folds']})" if a.get("compat_folds") else "")
-        + f"   LC interval: {a.get('se')}, {a.get('level', 0.95):.0%}\n"
+        + f"   LC interval: {a.get('se')}, {a.get('level', 0.95):.0%}"
+        + (f"\ncounterfactual (--at): {a['at']} (the lc_ columns)" if a.get("at") else "")
+        + "\n"
         "win rates in percent; avg_length in characters"
     )
 
 
 def _cmd_matrix(args: argparse.Namespace) -> None:
-    from debias.counterfactual import winrate_matrix
+    from debias.counterfactual import winrate_matrix, winrate_pairs
     from debias.reports.leaderboard import leaderboard, to_markdown, write_table
 
     _check_table_out(args, args.out)
+    at = _counterfactual(args)
     comps = _read(args)
     _, fit = leaderboard(
         comps, **_model_kwargs(args), se="sem", progress=not args.quiet, return_fit=True
     )
     _note(args, "computing the win-rate matrix…")
-    matrix = winrate_matrix(fit, args.models)
+    matrix = winrate_matrix(fit, args.models, at=at)
     for model, why in matrix.attrs.get("notes", {}).items():
         print(f"warning: {model}: controlled win rates missing: {why}", file=sys.stderr)
+    if args.form == "pairs":
+        matrix = winrate_pairs(fit, args.models, at=at, level=args.level)
+        for col in ("estimate", "std_error", "conf_low", "conf_high"):
+            matrix[col] = matrix[col] * 100
+    square = args.form == "square"
     if args.out:
         _note(args, f"writing {args.out}…")
-        write_table(matrix, args.out, index=True)
+        write_table(matrix, args.out, index=square)
         print(f"wrote {args.out}")
     else:
-        print("controlled win rate (percent) of the row model against the column model")
-        print(to_markdown(matrix.reset_index(), digits=1), end="")
+        what = (
+            "of the row model against the column model"
+            if square
+            else f"of model against opponent, {args.level:.0%} cluster-robust interval"
+        )
+        print(f"controlled win rate (percent) {what}; counterfactual: {_describe_at(at)}")
+        print(to_markdown(matrix.reset_index() if square else matrix, digits=1), end="")
 
 
 def _cmd_difficulty(args: argparse.Namespace) -> None:
@@ -577,23 +709,47 @@ def _cmd_difficulty(args: argparse.Namespace) -> None:
 
 def _cmd_audit(args: argparse.Namespace) -> None:
     from debias.atomic import check_not_input
-    from debias.audit import audit, check_audit_dir
+    from debias.reports.audit import audit, check_audit_dir
 
     check_audit_dir(args.out)
     if not args.out.exists():
         _check_writable(args.out)
     check_not_input(args.out, _inputs(args))
+    model = _audit_model(args)
     comps = _read(args)
-    report = audit(comps, level=args.level, out=None, progress=not args.quiet)
+    report = audit(comps, **model, level=args.level, out=None, progress=not args.quiet)
     _note(args, f"writing {args.out}…")
     report.write(args.out)
     print(report.verdict)
     print(f"report: {Path(args.out) / 'report.md'} (and report.html, audit.json, PNGs)")
 
 
+def _audit_model(args: argparse.Namespace) -> dict:
+    """The audit's ``formula``, ``mediators`` and ``difficulty`` from the model options.
+
+    A preset gives its formula (the audit fits without penalty or regularisation); the
+    mediators audited default to the formula's."""
+    kwargs: dict = {"difficulty": args.difficulty}
+    if args.formula is None and args.preset is None:
+        if args.mediators:
+            kwargs["mediators"] = args.mediators
+        return kwargs
+    from debias.formula import resolve_formula
+
+    spec = resolve_formula(args.formula, args.preset)
+    kwargs["formula"] = spec.rhs
+    kwargs["mediators"] = args.mediators or sorted(spec.mediators)
+    if not kwargs["mediators"]:
+        raise ParameterError(
+            f"--{'formula' if args.formula else 'preset'}: {spec.rhs!r} uses no mediator: "
+            "nothing to audit."
+        )
+    return kwargs
+
+
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from debias.audit import check_audit_dir
     from debias.datasets import load_example_tree
+    from debias.reports.audit import check_audit_dir
     from debias.reports.leaderboard import leaderboard, to_markdown, write_table
 
     out = Path(args.out)
@@ -606,7 +762,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(to_markdown(table), end="")
     print(f"leaderboard: {path}")
     try:
-        from debias.audit import run_audit
+        from debias.reports.audit import run_audit
     except ImportError:  # pragma: no cover - audit not installed
         return
     report = run_audit(root, out_dir=out / "audit", progress=not args.quiet)

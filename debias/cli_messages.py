@@ -43,6 +43,8 @@ FLAGS = {
     "n_jobs": "--jobs",
     "out_dir": "--out",
     "out": "--out",
+    "at": "--at",
+    "mediators": "--mediators",
 }
 # a keyword starts a word (after a space, an opening bracket, a comma or a backquote), so that
 # "m:difficulty=38.8" or "x.models=" in data are left alone
