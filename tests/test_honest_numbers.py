@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from debias import Comparisons
@@ -102,10 +103,26 @@ def test_pooled_slopes_lower_the_effective_count_not_the_minimum(sim6):
     )
 
 
+def test_baselines_50_is_what_the_general_formula_gives_a_copy_of_it(sim6):
+    """The baseline's 50 is set by definition; a relabelled copy of the baseline (its own
+    answers, the simulated judge's ties against itself) goes through the general LC
+    formula like any model and must land on the same 50, with no zero-width interval."""
+    data = sim6.comparisons.data
+    baseline = sim6.comparisons.baselines[0]
+    copy = data[data["model"] == baseline].assign(model="baseline_copy")
+    assert len(copy) == 300 and (copy["output_model"] == copy["output_baseline"]).all()
+    comps = Comparisons(pd.concat([data, copy], ignore_index=True), source="with a copy")
+    table = _quiet(leaderboard, comps, preset="length_controlled_noreg").set_index("model")
+    assert table.loc["baseline_copy", "lc_win_rate"] == pytest.approx(50.0, abs=1e-9)
+    assert table.loc[baseline, "lc_win_rate"] == pytest.approx(
+        table.loc["baseline_copy", "lc_win_rate"], abs=1e-9
+    )
+    assert np.isnan(table.loc["baseline_copy", ["lc_ci_low", "lc_ci_high"]].astype(float)).all()
+
+
 def test_baseline_row_is_not_an_estimate(sim6):
     table = _quiet(leaderboard, sim6.comparisons).set_index("model")
     base = table.loc[sim6.comparisons.baselines[0]]
-    assert base["lc_win_rate"] == 50.0
     assert np.isnan(base["lc_ci_low"]) and np.isnan(base["lc_ci_high"])
     assert np.isnan(base["lc_standard_error"])
     assert base["lc_note"] == "baseline (50 by definition)"
