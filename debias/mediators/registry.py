@@ -333,7 +333,22 @@ def _evaluate_scalar(mediator: Mediator, texts: Iterable[str]) -> np.ndarray:
 
 
 def evaluate(mediator: Mediator, texts: pd.Series) -> np.ndarray:
-    """Evaluate on a Series of str (RangeIndex); returns finite floats."""
+    """Evaluate a mediator on a Series of str (RangeIndex); returns finite floats.
+
+    The vectorised version is used when there is one; its result is checked (one
+    finite number per text).
+
+    Raises
+    ------
+    InputError
+        The function fails or returns something other than a finite number (the
+        offending text is shown).
+
+    Examples
+    --------
+    >>> evaluate(get_mediator("words"), text_series(["a b", ""], "texts")).tolist()
+    [2.0, 0.0]
+    """
     if mediator.vectorized is None:
         return _evaluate_scalar(mediator, texts.tolist())
     try:

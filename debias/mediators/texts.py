@@ -40,7 +40,15 @@ __all__ = [
 ]
 
 
-def arrow_string_dtype():
+def arrow_string_dtype() -> pd.StringDtype | None:
+    """pandas' arrow-backed string dtype (missing values as NaN), or None without pyarrow.
+
+    Examples
+    --------
+    >>> dtype = arrow_string_dtype()
+    >>> dtype is None or dtype.storage == "pyarrow"
+    True
+    """
     if pa is None:
         return None
     try:
@@ -50,6 +58,13 @@ def arrow_string_dtype():
 
 
 def is_arrow_string(series: pd.Series) -> bool:
+    """Whether a Series holds arrow-backed strings (pandas' string methods run in C).
+
+    Examples
+    --------
+    >>> is_arrow_string(pd.Series(["a"], dtype=object))
+    False
+    """
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype):
         return dtype.storage == "pyarrow"
@@ -64,6 +79,27 @@ def text_series(values: object, what: str) -> pd.Series:
     """Check that ``values`` are all str and return them as a Series on a RangeIndex.
 
     Arrow-backed strings are used when pyarrow is installed (fast string kernels).
+
+    Parameters
+    ----------
+    values : sequence of str or pandas.Series
+        The texts.
+    what : str
+        Where they come from, for the error message.
+
+    Raises
+    ------
+    InputError
+        A single str, or a value that is not a str (the first position is named).
+
+    Examples
+    --------
+    >>> text_series(pd.Series(["x", "yz"], index=[5, 9]), "outputs").str.len().tolist()
+    [1, 2]
+    >>> text_series(["x", None], "outputs")
+    Traceback (most recent call last):
+    ...
+    debias.errors.InputError: outputs: every output must be a str; position 1 holds None ...
     """
     if isinstance(values, str):
         raise InputError(f"{what}: expected a sequence of texts, got a single str.")
@@ -101,7 +137,13 @@ _WIDE_SPACES = [c.encode() for c in map(chr, range(0x80, 0x3001)) if c.isspace()
 
 
 def arrow_chunks(texts: pd.Series) -> list | None:
-    """The arrow arrays behind an arrow-backed string Series without nulls, else None."""
+    """The arrow arrays behind an arrow-backed string Series without nulls, else None.
+
+    Examples
+    --------
+    >>> arrow_chunks(pd.Series(["a"], dtype=object)) is None
+    True
+    """
     if pa is None or not is_arrow_string(texts):
         return None
     data = texts.array.__arrow_array__()
@@ -214,7 +256,15 @@ def arrow_word_counts(arr) -> np.ndarray:
 
 def fingerprints(arr) -> np.ndarray:
     """A uint64 per text from its byte length and first and last 8 bytes (equal texts,
-    equal fingerprints)."""
+    equal fingerprints).
+
+    Examples
+    --------
+    >>> chunks = arrow_chunks(text_series(["same", "same", "other"], "t"))
+    >>> if chunks is not None:  # needs pyarrow
+    ...     f = fingerprints(chunks[0])
+    ...     assert f[0] == f[1] != f[2]
+    """
     n = len(arr)
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -239,7 +289,13 @@ def fingerprints(arr) -> np.ndarray:
 
 
 def contains(texts: pd.Series, needle: str) -> np.ndarray:
-    """Boolean mask: which texts contain ``needle``."""
+    """Boolean mask: which texts contain ``needle`` (byte scans on arrow data).
+
+    Examples
+    --------
+    >>> contains(text_series(["a```b", "ab", "```"], "t"), "```").tolist()
+    [True, False, True]
+    """
     chunks = arrow_chunks(texts)
     if chunks is None:
         return np.fromiter((needle in t for t in texts), dtype=bool, count=len(texts))

@@ -57,7 +57,20 @@ def model_params(
     markdown_density,
     markdown_range,
 ) -> dict[str, np.ndarray]:
-    """Strength, length, markdown density and ψ of each model."""
+    """Strength θ, mean length, markdown density and ψ of each of ``n`` models.
+
+    Values given (not None) are kept; the others are drawn: θ spread evenly over
+    ``theta_range`` (Latin hypercube), mean lengths log-uniform on ``length_range`` with
+    Gaussian-copula correlation ``corr`` to θ, markdown densities uniform on
+    ``markdown_range``.
+
+    Examples
+    --------
+    >>> par = model_params(np.random.default_rng(0), 3, None, (-1.0, 1.0), None,
+    ...                    (100.0, 400.0), 0.0, 1.0, None, (0.0, 5.0))
+    >>> sorted(par), bool(((par["theta"] > -1) & (par["theta"] < 1)).all())
+    (['markdown_density', 'mean_length', 'psi', 'theta'], True)
+    """
     z_theta = _latin_normal(rng, n)
     z_len = rng.standard_normal(n)
     u_md = rng.random(n)
@@ -84,7 +97,13 @@ def model_params(
 
 
 def pick_rows(rng: np.random.Generator, candidates: np.ndarray, rate: float) -> np.ndarray:
-    """Exactly ``round(rate * len(candidates))`` of ``candidates``, uniformly at random."""
+    """Exactly ``round(rate * len(candidates))`` of ``candidates``, uniformly at random.
+
+    Examples
+    --------
+    >>> pick_rows(np.random.default_rng(0), np.arange(20), 0.1).size
+    2
+    """
     k = int(round(rate * len(candidates)))
     return np.sort(rng.choice(candidates, size=k, replace=False)) if k else candidates[:0]
 
@@ -123,6 +142,16 @@ def population_lc_win_rate(
 
 
 def baseline_block(base: Outputs, n: int) -> dict[str, Any]:
+    """The baseline judged against itself: ties (0.5) on all ``n`` rows, no judge call.
+
+    Examples
+    --------
+    >>> from debias.simulate.texts import draw_outputs
+    >>> base = draw_outputs(np.random.default_rng(0), 200.0, np.zeros(3), 0.3, 0.09, 5.0,
+    ...                     np.array([0.2, 0.5, 0.3]), False)
+    >>> baseline_block(base, 3)["preference"].tolist()
+    [0.5, 0.5, 0.5]
+    """
     idx = np.arange(n)
     return {
         "idx": idx,
@@ -188,7 +217,18 @@ class Judge:
 
 
 def truth_table(names, blocks, par, gamma, args, include_baseline) -> pd.DataFrame:
-    """The truth table: one row per model (baseline first)."""
+    """The truth table: one row per model (baseline first), see :class:`Simulation`.
+
+    ``blocks`` are the per-model results of :meth:`Judge.judge` (and
+    :func:`baseline_block`), ``par`` the output of :func:`model_params`, ``gamma`` the
+    instructions' difficulties and ``args`` the settings of :func:`simulate`.
+
+    Examples
+    --------
+    >>> from debias.simulate import simulate
+    >>> simulate(n_models=1, n_instructions=5, seed=0).truth.model.tolist()
+    ['baseline', 'model_0']
+    """
     zero = [0.0] if include_baseline else []
     theta = np.array(zero + par["theta"].tolist())
     psi = np.array(zero + par["psi"].tolist())

@@ -58,7 +58,18 @@ def _check_per_model(name: str, value, n: int, sign: str = "", scalar_ok: bool =
 
 
 def per_model_rates(name: str, value, models: list[str]) -> dict[str, float]:
-    """A rate for every model from a float or a ``{model: rate}`` mapping."""
+    """A rate for every model from a float or a ``{model: rate}`` mapping.
+
+    Raises
+    ------
+    ParameterError
+        A rate outside [0, 1], or a model that is not simulated.
+
+    Examples
+    --------
+    >>> per_model_rates("empty_rate", 0.5, ["m0", "m1"])
+    {'m0': 0.5, 'm1': 0.5}
+    """
     if isinstance(value, Mapping):
         unknown = [m for m in value if m not in models]
         if unknown:
@@ -77,6 +88,21 @@ def per_model_rates(name: str, value, models: list[str]) -> dict[str, float]:
 
 
 def validate_settings(a: dict[str, Any]) -> None:
+    """Check every setting of :func:`~debias.simulate.simulate` (``a``: its arguments).
+
+    Raises
+    ------
+    ParameterError
+        The first setting with a wrong type or value, and what was expected.
+
+    Examples
+    --------
+    >>> from debias.simulate import simulate
+    >>> simulate(n_models=0)
+    Traceback (most recent call last):
+    ...
+    debias.errors.ParameterError: The 'n_models' parameter must be an int in [1, inf). Got 0 instead.
+    """
     n = a["n_models"]
     check_param("n_models", n, "an int in [1, inf)", _is_int(n) and n >= 1)
     m = a["n_instructions"]

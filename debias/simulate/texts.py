@@ -186,7 +186,15 @@ def _fixed_chars(split: np.ndarray, picks: list[np.ndarray], pools: _Pools) -> n
 
 @dataclass
 class Outputs:
-    """One writer's answers to every instruction (designed features and texts)."""
+    """One writer's answers to every instruction (designed features and texts).
+
+    Attributes
+    ----------
+    length, headers, items, bolds : numpy.ndarray
+        Characters and markdown counts of each answer, by design.
+    texts : numpy.ndarray
+        The answers (object array of str; all empty when drawn with ``text=False``).
+    """
 
     length: np.ndarray
     headers: np.ndarray
@@ -215,7 +223,37 @@ def draw_outputs(
     mix: np.ndarray,
     text: bool,
 ) -> Outputs:
-    """Draw lengths, markdown counts and (if ``text``) the texts of one writer."""
+    """Draw lengths, markdown counts and (if ``text``) the texts of one writer.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The writer's own random stream.
+    mean_length : float
+        Expected length in characters.
+    instruction_factor : numpy.ndarray
+        The per-instruction log-length factors shared by all writers (one per answer).
+    length_sd, log_var : float
+        SD of the row noise on the log scale, and the total log variance (so that
+        ``mean_length`` is the expectation).
+    density : float
+        Expected markdown elements per 1,000 characters.
+    mix : numpy.ndarray
+        Shares of headers, list items and bold spans (summing to 1).
+    text : bool
+        Compose the texts (else they stay empty strings).
+
+    Returns
+    -------
+    Outputs
+
+    Examples
+    --------
+    >>> out = draw_outputs(np.random.default_rng(1), 500.0, np.zeros(4), 0.3, 0.09, 8.0,
+    ...                    np.array([0.2, 0.5, 0.3]), True)
+    >>> all(t.count("\\n## ") == h for t, h in zip(out.texts, out.headers))
+    True
+    """
     pools = _pools()
     n = len(instruction_factor)
     log_len = np.log(mean_length) + instruction_factor + length_sd * rng.standard_normal(n)
@@ -256,7 +294,14 @@ def _texts(length, split, picks, starts, pools: _Pools) -> list[str]:
 
 
 def draw_instructions(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unique pseudo-word instructions and their AlpacaEval dataset names."""
+    """``n`` unique pseudo-word instructions and their AlpacaEval dataset names.
+
+    Examples
+    --------
+    >>> instructions, datasets = draw_instructions(np.random.default_rng(0), 3)
+    >>> len(set(instructions)), set(datasets) <= set(DATASETS)
+    (3, True)
+    """
     pools = _pools()
     verbs = ("Explain", "Describe", "Write", "List", "Summarize", "Compare", "Give", "Suggest")
     seen: dict[str, None] = {}
