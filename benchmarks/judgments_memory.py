@@ -40,7 +40,7 @@ def _child(path: str, layout: str) -> dict:
     import pyarrow as pa
 
     from debias import Comparisons
-    from debias.judgments import from_comparisons
+    from debias.judgments import Judgments
 
     warnings.simplefilter("ignore")
     gc.collect()
@@ -53,7 +53,7 @@ def _child(path: str, layout: str) -> dict:
     if layout == "comparisons":
         kept, held = comps, int(comps.data.memory_usage(deep=True).sum())
     else:
-        kept = from_comparisons(comps)
+        kept = Judgments.from_comparisons(comps)
         del comps
         held = kept.memory_bytes()
     gc.collect()

@@ -12,10 +12,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from debias import Comparisons
 from debias.errors import DataWarning, InputError, ParameterError
-from debias.judgments import Judgments, Scale, battles, from_comparisons, scores
+from debias.judgments import Judgments, Scale, battles, scores
 
 AH = Scale.arena_hard()
 
@@ -160,7 +162,7 @@ def test_several_judges_may_judge_the_same_call():
 # ------------------------------------------------------------------ storage
 def test_each_answer_stored_once_and_materialised_as_plain_strings(sim):
     comps = sim.comparisons
-    j = from_comparisons(comps)
+    j = Judgments.from_comparisons(comps)
     d = comps.data
     distinct = pd.concat(
         [
@@ -182,7 +184,7 @@ def test_each_answer_stored_once_and_materialised_as_plain_strings(sim):
 # ------------------------------------------------------------------ round trips
 def test_comparisons_round_trip_simulated(sim):
     comps = sim.comparisons
-    back = from_comparisons(comps).fixed_baseline()
+    back = Judgments.from_comparisons(comps).fixed_baseline()
     pd.testing.assert_frame_equal(back.data, comps.data)
     assert (back.source, back.n_missing_outputs) == (comps.source, comps.n_missing_outputs)
     assert back.instruction_order == comps.instruction_order
@@ -202,7 +204,7 @@ def test_comparisons_round_trip_user_frame_with_gaps():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         comps = Comparisons.from_dataframe(df, judge="j").with_instruction_order(["y", "x"])
-    j = from_comparisons(comps)
+    j = Judgments.from_comparisons(comps)
     assert len(j.answers) == 6  # two models' answers + the baseline's two, once each
     back = j.fixed_baseline()
     pd.testing.assert_frame_equal(back.data, comps.data)
@@ -211,7 +213,7 @@ def test_comparisons_round_trip_user_frame_with_gaps():
 
 @pytest.mark.alpaca_eval
 def test_comparisons_round_trip_alpaca_eval(alpaca):
-    back = from_comparisons(alpaca).fixed_baseline()
+    back = Judgments.from_comparisons(alpaca).fixed_baseline()
     pd.testing.assert_frame_equal(back.data, alpaca.data)
     assert back.instruction_order == alpaca.instruction_order
 
@@ -374,3 +376,42 @@ def test_fixed_baseline_needs_a_baseline_in_every_call():
     c = chain.fixed_baseline()  # x is in both calls: A in the first, B in the second
     assert c.baselines == ["x"] and c.data["model"].tolist() == ["y", "z"]
     assert c.data["preference"].tolist() == pytest.approx([0.1, 0.2])  # 1 - P(x); P(z)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    prefs=st.lists(st.floats(0, 1), min_size=1, max_size=6),
+    swap=st.lists(st.booleans(), min_size=6, max_size=6),
+    seed=st.integers(0, 10),
+)
+def test_swapping_answers_with_one_minus_p_changes_nothing(prefs, swap, seed):
+    """Invariants: showing the baseline as A with verdict 1 - p is the same judgment;
+    row order is irrelevant; battles mirror (outcome -> 1 - outcome)."""
+    n = len(prefs)
+    df = pd.DataFrame(
+        {
+            "prompt": [f"q{i}" for i in range(n)],
+            "model_a": "m",
+            "answer_a": [f"m{i}" for i in range(n)],
+            "model_b": "base",
+            "answer_b": [f"b{i}" for i in range(n)],
+            "verdict": prefs,
+        }
+    )
+    flip = np.array(swap[:n])
+    swapped = df.copy()
+    for a, b in (("model_a", "model_b"), ("answer_a", "answer_b")):
+        swapped.loc[flip, [a, b]] = df.loc[flip, [b, a]].to_numpy()
+    swapped["verdict"] = np.where(flip, 1 - df["verdict"], df["verdict"])
+    swapped = swapped.sample(frac=1, random_state=seed).reset_index(drop=True)
+    want = Judgments.from_dataframe(df).fixed_baseline("base").data
+    got = Judgments.from_dataframe(swapped).fixed_baseline("base").data
+    got = got.set_index("instruction").loc[want["instruction"]].reset_index()
+    cols = ["instruction", "model", "baseline", "output_model", "output_baseline"]
+    pd.testing.assert_frame_equal(got[cols], want[cols])
+    np.testing.assert_allclose(got["preference"], want["preference"], atol=1e-12)
+    b = Judgments.from_dataframe(swapped).battles()
+    m_first = (b["model_a"] == "m").to_numpy()
+    outcome_m = np.where(m_first, b["outcome"], 1 - b["outcome"])
+    order = [int(p[1:]) for p in b["prompt"]]
+    np.testing.assert_allclose(outcome_m, np.asarray(prefs)[order], atol=1e-12)

@@ -8,6 +8,6 @@ any-pair battles and per-answer scores.
 
 from debias.judgments.core import Judgments
 from debias.judgments.scale import Scale
-from debias.judgments.views import battles, fixed_baseline, from_comparisons, scores
+from debias.judgments.views import battles, fixed_baseline, scores
 
-__all__ = ["Judgments", "Scale", "battles", "fixed_baseline", "from_comparisons", "scores"]
+__all__ = ["Judgments", "Scale", "battles", "fixed_baseline", "scores"]

@@ -32,15 +32,18 @@ dataset : str, optional; position : int, optional
 
 from __future__ import annotations
 
-import warnings
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError, ParameterError
+from debias.data import Comparisons
+from debias.errors import InputError, ParameterError
 from debias.judgments import validate as check
+from debias.judgments import views
 from debias.judgments.scale import Scale
+from debias.judgments.store import NO_ANSWER, answer_table, prompt_table, quiet, take
 
 INPUT_COLUMNS: tuple[str, ...] = (
     "prompt_id",
@@ -58,14 +61,13 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "dataset",
     "position",
 )
-NO_ANSWER = -1
 
 
 @dataclass(frozen=True)
 class Judgments:
     """Validated judge calls, answers stored once each.
 
-    Build it with :meth:`from_dataframe` (or :func:`debias.judgments.from_comparisons`).
+    Build it with :meth:`from_dataframe` or :meth:`from_comparisons`.
 
     Attributes
     ----------
@@ -209,8 +211,8 @@ class Judgments:
         shown = check.shown_first(col("shown_first"), n, source)
         weight = check.weights(col("weight"), n, source)
 
-        prompt_code, prompts = _prompt_table(ids, turn, prompt_text, source)
-        answer_a, answer_b, answers = _answer_table(
+        prompt_code, prompts = prompt_table(ids, turn, prompt_text, source)
+        answer_a, answer_b, answers = answer_table(
             model_a, model_b, prompt_code, text_a, text_b, paired
         )
         key = pd.DataFrame(
@@ -243,6 +245,50 @@ class Judgments:
         n_missing_text = miss_a + miss_b
         check.warn_missing(n_missing_text, int(np.isnan(verdict.to_numpy()).sum()), source)
         return cls(rows, answers, prompts, scale, source, n_missing_text)
+
+    @classmethod
+    def from_comparisons(cls, comparisons: Comparisons) -> Judgments:
+        """Judgments of a :class:`~debias.Comparisons`: A = the model, B = the baseline.
+
+        The verdict is the preference (P(model preferred)) on a probability scale;
+        the order shown is unknown; ``prompt_id`` is the instruction text.
+        ``Judgments.from_comparisons(c).fixed_baseline()`` equals ``c``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from debias import Comparisons
+        >>> c = Comparisons.from_dataframe(pd.DataFrame({"instruction": ["x", "y"], "model": "m",
+        ...     "baseline": "b", "output_model": "hi", "output_baseline": "hello",
+        ...     "preference": [1.0, 0.5]}))
+        >>> j = Judgments.from_comparisons(c)
+        >>> len(j.answers)
+        4
+        >>> j.fixed_baseline().data.equals(c.data)
+        True
+        """
+        if not isinstance(comparisons, Comparisons):
+            raise ParameterError(
+                "Judgments.from_comparisons expects a debias.Comparisons. "
+                f"Got {type(comparisons).__name__}."
+            )
+        d = comparisons.data
+        frame = pd.DataFrame(
+            {
+                "prompt": d["instruction"],
+                "model_a": d["model"],
+                "answer_a": d["output_model"],
+                "model_b": d["baseline"],
+                "answer_b": d["output_baseline"],
+                "verdict": d["preference"],
+                "judge": d["judge"],
+                "dataset": d["dataset"],
+                "position": d["position"],
+            }
+        )
+        j = quiet(cls.from_dataframe, frame, scale=Scale.probability(), source=comparisons.source)
+        j = dataclasses.replace(j, n_missing_outputs=comparisons.n_missing_outputs)
+        return j.with_prompt_order(comparisons.instruction_order)
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -301,12 +347,12 @@ class Judgments:
         """
         r = self.rows
         if name in ("prompt_id", "turn"):
-            return _take(self.prompts[name], r["prompt"].to_numpy())
+            return take(self.prompts[name], r["prompt"].to_numpy())
         if name == "prompt":
-            return _take(self.prompts["text"], r["prompt"].to_numpy())
+            return take(self.prompts["text"], r["prompt"].to_numpy())
         if name in ("model_a", "answer_a", "model_b", "answer_b"):
             what = "model" if name.startswith("model") else "text"
-            return _take(self.answers[what], r[name.replace("model", "answer")].to_numpy())
+            return take(self.answers[what], r[name.replace("model", "answer")].to_numpy())
         if name in ("verdict", "verdict_b"):
             return pd.Series(self.scale.label(r[name].to_numpy()))
         if name == "judge":
@@ -350,79 +396,12 @@ class Judgments:
     # ------------------------------------------------------------------ views
     def fixed_baseline(self, baseline: str | None = None, *, orders: str = "refuse"):
         """The fixed-baseline pairs as :class:`~debias.Comparisons` (see :mod:`.views`)."""
-        from debias.judgments.views import fixed_baseline
-
-        return fixed_baseline(self, baseline, orders=orders)
+        return views.fixed_baseline(self, baseline, orders=orders)
 
     def battles(self) -> pd.DataFrame:
         """Any-pair rows with the outcome for A in [0, 1] (see :mod:`.views`)."""
-        from debias.judgments.views import battles
-
-        return battles(self)
+        return views.battles(self)
 
     def scores(self) -> pd.DataFrame:
         """Per-answer grades (see :mod:`.views`)."""
-        from debias.judgments.views import scores
-
-        return scores(self)
-
-
-def _take(values: pd.Series, codes: np.ndarray) -> pd.Series:
-    """``values[codes]`` as a fresh Series (code -1 gives a missing value)."""
-    arr = values.array
-    if (codes < 0).any():
-        return pd.Series(arr.take(codes, allow_fill=True))
-    return pd.Series(arr.take(codes))
-
-
-def _prompt_table(ids: pd.Series, turn: np.ndarray, text: pd.Series, source: str):
-    id_code, id_values = pd.factorize(ids.to_numpy())
-    key = id_code.astype(np.int64) * (int(turn.max(initial=1)) + 1) + turn
-    code, key_values = pd.factorize(key)
-    check.one_text_per_prompt(code, text, ids, source)
-    first = pd.Series(np.arange(len(code))).groupby(code, sort=True).first().to_numpy()
-    prompts = pd.DataFrame(
-        {
-            "prompt_id": pd.Series(
-                np.asarray(id_values, dtype=object)[id_code[first]], dtype="str"
-            ),
-            "text": text.iloc[first].reset_index(drop=True).astype("str"),
-            "turn": turn[first],
-        }
-    )
-    return code.astype(np.int32), prompts
-
-
-def _answer_table(model_a, model_b, prompt_code, text_a, text_b, paired):
-    """Distinct (model, prompt, text) answers, and the ids of each row's A and B."""
-    n = len(model_a)
-    models = np.concatenate(
-        [model_a.to_numpy(dtype=object), model_b.to_numpy(dtype=object)[paired]]
-    )
-    prompt = np.concatenate([prompt_code, prompt_code[paired]]).astype(np.int64)
-    text = pd.concat([text_a, text_b[paired]], ignore_index=True)
-    m_code, m_values = pd.factorize(models)
-    t_code, _ = pd.factorize(text.to_numpy())
-    key = (m_code.astype(np.int64) * (int(prompt.max(initial=0)) + 1) + prompt) * (
-        int(t_code.max(initial=0)) + 1
-    ) + t_code
-    code, _ = pd.factorize(key)
-    first = pd.Series(np.arange(len(code))).groupby(code, sort=True).first().to_numpy()
-    answers = pd.DataFrame(
-        {
-            "model": pd.Series(np.asarray(m_values, dtype=object)[m_code[first]], dtype="str"),
-            "prompt": prompt[first].astype(np.int32),
-            "text": text.iloc[first].reset_index(drop=True),
-        }
-    )
-    answer_a = code[:n].astype(np.int32)
-    answer_b = np.full(n, NO_ANSWER, dtype=np.int32)
-    answer_b[paired] = code[n:]
-    return answer_a, answer_b, answers
-
-
-def quiet(func, *args, **kwargs):
-    """Call ``func`` with debias DataWarnings silenced (they were given once already)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
-        return func(*args, **kwargs)
+        return views.scores(self)

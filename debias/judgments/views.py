@@ -4,62 +4,23 @@
   :class:`~debias.Comparisons` (AlpacaEval's shape);
 - :func:`battles`: any-pair rows with the outcome for answer A in [0, 1];
 - :func:`scores`: one grade per graded answer;
-- :func:`from_comparisons`: the other way, a :class:`~debias.Comparisons` as judgments.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from debias.data import COLUMNS as COMPARISONS_COLUMNS
 from debias.data import Comparisons
 from debias.errors import InputError, ParameterError
-from debias.judgments.core import NO_ANSWER, Judgments, _take, quiet
-from debias.judgments.scale import Scale, row_list
+from debias.judgments.scale import row_list
+from debias.judgments.store import NO_ANSWER, take
 
-
-def from_comparisons(comparisons: Comparisons) -> Judgments:
-    """Judgments of a :class:`~debias.Comparisons`: A = the model, B = the baseline.
-
-    The verdict is the preference (P(model preferred)) on a probability scale;
-    the order shown is unknown; ``prompt_id`` is the instruction text.
-    ``from_comparisons(c).fixed_baseline()`` equals ``c``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> c = Comparisons.from_dataframe(pd.DataFrame({"instruction": ["x", "y"], "model": "m",
-    ...     "baseline": "b", "output_model": "hi", "output_baseline": "hello",
-    ...     "preference": [1.0, 0.5]}))
-    >>> j = from_comparisons(c)
-    >>> len(j.answers)
-    4
-    >>> j.fixed_baseline().data.equals(c.data)
-    True
-    """
-    if not isinstance(comparisons, Comparisons):
-        raise ParameterError(
-            f"from_comparisons expects a debias.Comparisons. Got {type(comparisons).__name__}."
-        )
-    d = comparisons.data
-    frame = pd.DataFrame(
-        {
-            "prompt": d["instruction"],
-            "model_a": d["model"],
-            "answer_a": d["output_model"],
-            "model_b": d["baseline"],
-            "answer_b": d["output_baseline"],
-            "verdict": d["preference"],
-            "judge": d["judge"],
-            "dataset": d["dataset"],
-            "position": d["position"],
-        }
-    )
-    j = quiet(Judgments.from_dataframe, frame, scale=Scale.probability(), source=comparisons.source)
-    j = dataclasses.replace(j, n_missing_outputs=comparisons.n_missing_outputs)
-    return j.with_prompt_order(comparisons.instruction_order)
+if TYPE_CHECKING:  # the class imports this module, not the other way round
+    from debias.judgments.core import Judgments
 
 
 def fixed_baseline(
@@ -86,6 +47,7 @@ def fixed_baseline(
     Examples
     --------
     >>> import pandas as pd
+    >>> from debias.judgments import Judgments, Scale
     >>> df = pd.DataFrame({"prompt": ["q", "q"], "model_a": ["b", "m"], "model_b": ["m", "b"],
     ...                    "shown_first": "a", "verdict": ["A", "A"]})
     >>> j = Judgments.from_dataframe(df, scale=Scale.win_tie_loss())
@@ -108,8 +70,8 @@ def fixed_baseline(
             "fixed-baseline view needs two answers per call."
         )
     r = judgments.rows
-    model_a = _take(judgments.answers["model"], r["answer_a"].to_numpy())
-    model_b = _take(judgments.answers["model"], r["answer_b"].to_numpy())
+    model_a = take(judgments.answers["model"], r["answer_a"].to_numpy())
+    model_b = take(judgments.answers["model"], r["answer_b"].to_numpy())
     baseline = _find_baseline(model_a, model_b, baseline, judgments.source)
     base_is_b = (model_b == baseline).to_numpy()
     outside = ~base_is_b & (model_a != baseline).to_numpy()
@@ -125,11 +87,11 @@ def fixed_baseline(
     texts = judgments.answers["text"]
     frame = pd.DataFrame(
         {
-            "instruction": _take(_instruction(judgments.prompts), r["prompt"].to_numpy()),
-            "model": _take(judgments.answers["model"], own),
+            "instruction": take(_instruction(judgments.prompts), r["prompt"].to_numpy()),
+            "model": take(judgments.answers["model"], own),
             "baseline": baseline,
-            "output_model": _take(texts, own),
-            "output_baseline": _take(texts, other),
+            "output_model": take(texts, own),
+            "output_baseline": take(texts, other),
             "preference": preference,
             "judge": r["judge"].astype(str).to_numpy(),
             "dataset": r["dataset"].to_numpy(),
@@ -147,9 +109,15 @@ def fixed_baseline(
             "prompt) more than once (both orders, or several turns?); pass orders='mean' to average them or use "
             "battles()."
         )
-    comps = quiet(Comparisons.from_dataframe, frame, source=judgments.source)
-    comps = dataclasses.replace(comps, n_missing_outputs=judgments.n_missing_outputs)
-    return comps.with_instruction_order(judgments.prompt_order)
+    # every column was validated when the judgments were built: no second pass over the texts
+    frame["baseline"] = frame["baseline"].astype("str")
+    frame["position"] = frame["position"].astype(int)
+    return Comparisons(
+        frame[list(COMPARISONS_COLUMNS)],
+        judgments.source,
+        judgments.n_missing_outputs,
+        judgments.prompt_order,
+    )
 
 
 def _instruction(prompts: pd.DataFrame) -> pd.Series:
@@ -193,6 +161,7 @@ def battles(judgments: Judgments) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
+    >>> from debias.judgments import Judgments, Scale
     >>> df = pd.DataFrame({"prompt": ["q", "q"], "model_a": ["x", "y"], "model_b": ["y", "x"],
     ...                    "shown_first": "a", "verdict": ["A>>B", "A=B"]})
     >>> battles(Judgments.from_dataframe(df, scale=Scale.arena_hard()))[["outcome", "weight"]]
@@ -215,10 +184,10 @@ def battles(judgments: Judgments) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "judge": r["judge"].astype(str).to_numpy(),
-            "prompt": _take(judgments.prompts["prompt_id"], r["prompt"].to_numpy()),
+            "prompt": take(judgments.prompts["prompt_id"], r["prompt"].to_numpy()),
             "turn": judgments.prompts["turn"].to_numpy()[r["prompt"].to_numpy()],
-            "model_a": _take(models, r["answer_a"].to_numpy()),
-            "model_b": _take(models, r["answer_b"].to_numpy()),
+            "model_a": take(models, r["answer_a"].to_numpy()),
+            "model_b": take(models, r["answer_b"].to_numpy()),
             "outcome": outcome,
             "weight": weight,
             "shown_first": r["shown_first"].to_numpy(),
@@ -242,6 +211,7 @@ def scores(judgments: Judgments) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
+    >>> from debias.judgments import Judgments, Scale
     >>> df = pd.DataFrame({"prompt": ["q"], "model_a": ["x"], "model_b": ["y"],
     ...                    "verdict": [8], "verdict_b": [6.5]})
     >>> scores(Judgments.from_dataframe(df, scale=Scale.grade(1, 10)))[["model", "grade", "side"]]
@@ -263,9 +233,9 @@ def scores(judgments: Judgments) -> pd.DataFrame:
             pd.DataFrame(
                 {
                     "judge": sub["judge"].astype(str).to_numpy(),
-                    "prompt": _take(judgments.prompts["prompt_id"], sub["prompt"].to_numpy()),
+                    "prompt": take(judgments.prompts["prompt_id"], sub["prompt"].to_numpy()),
                     "turn": judgments.prompts["turn"].to_numpy()[sub["prompt"].to_numpy()],
-                    "model": _take(judgments.answers["model"], sub[answer].to_numpy()),
+                    "model": take(judgments.answers["model"], sub[answer].to_numpy()),
                     "grade": sub[grade].to_numpy(),
                     "side": side,
                     "_row": np.flatnonzero(keep),
