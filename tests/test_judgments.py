@@ -415,3 +415,28 @@ def test_swapping_answers_with_one_minus_p_changes_nothing(prefs, swap, seed):
     outcome_m = np.where(m_first, b["outcome"], 1 - b["outcome"])
     order = [int(p[1:]) for p in b["prompt"]]
     np.testing.assert_allclose(outcome_m, np.asarray(prefs)[order], atol=1e-12)
+
+
+def test_scale_reads_labels_case_blind_and_numbers_for_win_tie_loss():
+    wtl = Scale.win_tie_loss()
+    got = wtl.encode(pd.Series(["A", " b ", "TIE", 1, 0.5, 0.0, None]))
+    assert got.tolist()[:6] == [0.0, 2.0, 1.0, 0.0, 1.0, 2.0] and np.isnan(got.iloc[6])
+    assert wtl.outcome(got).tolist()[:6] == [1.0, 0.0, 0.5, 1.0, 0.5, 0.0]
+    with pytest.raises(InputError, match="row\\(s\\) 0"):
+        wtl.encode(pd.Series([0.7]))  # a number that is not one of 1 / 0.5 / 0
+
+
+def test_missing_verdicts_survive_to_frame_and_back():
+    df = pd.DataFrame(
+        {"prompt": ["q1", "q2"], "model_a": "x", "model_b": "y", "verdict": ["A>B", None]}
+    )
+    with pytest.warns(DataWarning):
+        j = Judgments.from_dataframe(df, scale=AH)
+    frame = j.to_frame()
+    assert frame["verdict"].isna().tolist() == [False, True]
+    with pytest.warns(DataWarning):
+        again = Judgments.from_dataframe(frame, scale=AH)
+    assert again.n_missing == 1
+    pd.testing.assert_frame_equal(again.battles(), j.battles())
+    with pytest.raises(ParameterError, match="no column 'winner'"):
+        j.column("winner")
