@@ -8,14 +8,20 @@ I × I system per Newton step). Prints the times, the log-log slopes of time in 
 (goal of issue 11: ≤ 1.15 from 805 to 3,200) and the largest difference between the two
 fits (they solve the same problem; the golden master checks the numbers).
 
-Run: ``python benchmarks/stage1_scaling.py [--models 20] [--repeat 3] [--sizes 805 1600 3200]``
-(BLAS single-threaded, as ``fit_joint`` runs; about a minute, most of it the old code at
-3,200 prompts).
+With ``--pipeline`` it also times the whole fit + LC with the two-stage sandwich
+(``PreferenceGLM(preset="length_controlled_noreg")`` with the difficulty fitted, then
+``avg_predictions(se="sandwich")``) on the first I prompts of one simulation, with the
+old stage 1 and the old two-stage γ influence (an I × I solve) patched in for "before".
+
+Run: ``python benchmarks/stage1_scaling.py [--models 20] [--repeat 3] [--sizes 805 1600 3200]
+[--pipeline]`` (stage 1 BLAS single-threaded, as ``fit_joint`` runs; about a minute, two more
+with ``--pipeline``, most of it the old code at 3,200 prompts).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import subprocess
 import sys
@@ -32,25 +38,75 @@ ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "eb0cddf"  # the last commit with the I x I elimination
 
 
-def load_before():
-    """``debias/difficulty.py`` as of commit BEFORE, as a module."""
+def load_before(module: str = "difficulty"):
+    """``debias/<module>.py`` as of commit BEFORE, as a module."""
     try:
         src = subprocess.run(
-            ["git", "show", f"{BEFORE}:debias/difficulty.py"],
+            ["git", "show", f"{BEFORE}:debias/{module}.py"],
             cwd=ROOT,
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        sys.exit(f"cannot read the old stage 1 from git ({BEFORE}): {exc}")
-    path = Path(tempfile.mkdtemp()) / "difficulty_before.py"
+        sys.exit(f"cannot read the old debias/{module}.py from git ({BEFORE}): {exc}")
+    path = Path(tempfile.mkdtemp()) / f"{module}_before.py"
     path.write_text(src)
-    spec = importlib.util.spec_from_file_location("difficulty_before", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    spec = importlib.util.spec_from_file_location(f"{module}_before", path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+@contextlib.contextmanager
+def old_solvers():
+    """Stage 1 and the two-stage γ influence of commit BEFORE, patched in for a while."""
+    import debias.difficulty
+    import debias.two_stage
+
+    saved = debias.difficulty._fit_joint, debias.two_stage._gamma_influence
+    debias.difficulty._fit_joint = load_before("difficulty")._fit_joint
+    debias.two_stage._gamma_influence = load_before("two_stage")._gamma_influence
+    try:
+        yield
+    finally:
+        debias.difficulty._fit_joint, debias.two_stage._gamma_influence = saved
+
+
+def pipeline(n_models: int, sizes, repeat: int) -> dict[str, list[float]]:
+    """Fit + LC with the two-stage sandwich (``length_controlled_noreg``, difficulty fitted)
+    on the first I prompts of one simulation, before and after."""
+    from debias import Comparisons
+    from debias.counterfactual import avg_predictions
+    from debias.glm import PreferenceGLM
+    from debias.simulate import simulate as simulate_judge
+
+    sim = simulate_judge(n_models=n_models, n_instructions=max(sizes), seed=0)
+    data, order = sim.comparisons.data, list(sim.comparisons.instruction_order)
+    rows = {"before": [], "after": []}
+    print(f"fit + LC (sandwich), {n_models} models, min of {repeat} runs")
+    print(f"{'prompts':>8} {'before s':>9} {'after s':>9} {'max |diff| LC':>14}")
+    for n_prompts in sizes:
+        keep = data["instruction"].isin(set(order[:n_prompts]))
+        comps = Comparisons.from_dataframe(data[keep].reset_index(drop=True))
+        out = {}
+        for name in ("before", "after"):
+            best = np.inf
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+                    warnings.simplefilter("ignore")
+                    if name == "before":
+                        stack.enter_context(old_solvers())
+                    fit = PreferenceGLM(preset="length_controlled_noreg").fit(comps)
+                    table = avg_predictions(fit, se="sandwich")
+                best = min(best, time.perf_counter() - t0)
+            rows[name].append(best)
+            out[name] = table[["estimate", "std_error"]].to_numpy(float)
+        diff = np.nanmax(np.abs(out["before"] - out["after"]))
+        print(f"{n_prompts:>8} {rows['before'][-1]:>9.3f} {rows['after'][-1]:>9.3f} {diff:>14.1e}")
+    return rows
 
 
 def simulate(n_models: int, n_prompts: int, seed: int = 0):
@@ -86,11 +142,14 @@ def main(argv=None) -> None:
     ap.add_argument("--models", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sizes", type=int, nargs="+", default=[805, 1600, 3200])
+    ap.add_argument(
+        "--pipeline", action="store_true", help="also time fit + LC with the two-stage sandwich"
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from debias.difficulty import _fit_joint as after
 
-    before = load_before()._fit_joint
+    before = load_before("difficulty")._fit_joint
     sizes = args.sizes
     rows = {"before": [], "after": []}
     print(f"stage 1, {args.models} models, min of {args.repeat} runs, BLAS single-threaded")
@@ -107,6 +166,12 @@ def main(argv=None) -> None:
         rows["before"].append(t_old)
         rows["after"].append(t_new)
         print(f"{n_prompts:>8} {t_old:>9.3f} {t_new:>9.3f} {f_new.n_iter:>6} {diff:>11.1e}")
+    print_slopes(sizes, rows)
+    if args.pipeline:
+        print_slopes(sizes, pipeline(args.models, sizes, args.repeat))
+
+
+def print_slopes(sizes, rows) -> None:
     print("log-log slope of time in prompts (goal: after <= 1.15 over the whole range)")
     for name, times in rows.items():
         parts = [

@@ -569,8 +569,9 @@ class PreferenceGLM(BaseEstimator):
         mcodes, _ = pd.factorize(r["model"])
         order = comparisons.instruction_order or ()
         seen = [str(i) for i in pd.unique(r["instruction"])]
+        seen_set, order_set = set(seen), set(order)  # built once: linear in the instructions
         instr_index = pd.Index(
-            [i for i in order if i in set(seen)] + [i for i in seen if i not in set(order)]
+            [i for i in order if i in seen_set] + [i for i in seen if i not in order_set]
         )
         xcodes = instr_index.get_indexer(r["instruction"])
         jf = fit_joint(

@@ -110,10 +110,15 @@ def coefficient_influence(fit) -> tuple[dict[str, pd.DataFrame], str]:
             {m: fit.results_[m].naive_influence() for m in models},
             "sandwich (stage-1 fit not reproduced; difficulty treated as known)",
         )
-    Zg = _gamma_influence(A11_blocks, A_bg, D, U1, instr, fit, lam)
+    Zg, low_rank = _gamma_influence(A11_blocks, A_bg, D, U1, instr, fit, lam)
     out = {}
     for m, (A21, U2, res) in stage2.items():
-        infl = res.bread() @ (U2 - A21 @ Zg)
+        if low_rank is None:
+            through_gamma = A21 @ Zg
+        else:  # Zg[free] = left @ right: no product with the I × I matrix
+            free, left, right = low_rank
+            through_gamma = (A21[:, free] @ left) @ right
+        infl = res.bread() @ (U2 - through_gamma)
         out[m] = pd.DataFrame(infl.T, index=instr, columns=cols)
     # γ's own influence (rows: the γ of an instruction; columns: the instruction whose
     # judgments move it), for quantities that use γ directly, like the LC average
@@ -121,8 +126,8 @@ def coefficient_influence(fit) -> tuple[dict[str, pd.DataFrame], str]:
     return out, "two-stage sandwich (the fitted difficulty's estimation included)"
 
 
-def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam) -> np.ndarray:
-    """γ's per-instruction influence, the γ part of ``A11^-1 [U1_b; 0]``.
+def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam):
+    """γ's per-instruction influence ``Zg``, the γ part of ``A11^-1 [U1_b; 0]``.
 
     ``A11 = [[blockdiag(A_g), C], [C', diag(D)]]`` (per-model blocks coupled through γ).
     The γ part is ``-S^-1 C' A^-1 U1_b`` with ``S = diag(D) - C' A^-1 C`` the Schur
@@ -132,6 +137,9 @@ def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam) -> np.ndarray:
     term and Woodbury gives ``-D^-1 C' K^-1 A^-1 U1_b`` with
     ``K = I - A^-1 C D^-1 C'`` (G·k × G·k): no I × I solve, as in stage 1
     (:class:`debias.difficulty._NewtonSystem`). Otherwise S is solved directly.
+
+    Returns ``(Zg, low_rank)``: ``low_rank`` is ``(free, left, right)`` with
+    ``Zg[free] = left @ right`` (rank G·k; its other rows are 0), or None.
     """
     G, k1, n_i = A_bg.shape
     A_inv = np.linalg.pinv(A_blocks)  # (G, k1, k1); pinv: a column may be all zero
@@ -146,10 +154,11 @@ def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam) -> np.ndarray:
     if G * k1 < int(free.sum()):
         E = C2[:, free] / D[free]  # C D^-1
         K = np.eye(G * k1) - M.reshape(G * k1, n_i)[:, free] @ E.T
-        Z = np.zeros((n_i, n_i))
         try:
-            Z[free] = -(E.T @ np.linalg.solve(K, W))
-            return Z
+            left, right = -E.T, np.linalg.solve(K, W)
+            Z = np.zeros((n_i, n_i))
+            Z[free] = left @ right
+            return Z, (free, left, right)
         except np.linalg.LinAlgError:
             pass  # singular: solve the I × I system below (least squares)
     S = -(C2.T @ M.reshape(G * k1, n_i))
@@ -160,9 +169,9 @@ def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam) -> np.ndarray:
     S[~free, ~free] = 1.0
     T[~free, :] = 0.0
     try:
-        return -np.linalg.solve(S, T)
+        return -np.linalg.solve(S, T), None
     except np.linalg.LinAlgError:
-        return -np.linalg.lstsq(S, T, rcond=None)[0]
+        return -np.linalg.lstsq(S, T, rcond=None)[0], None
 
 
 class TwoStageInfluence:

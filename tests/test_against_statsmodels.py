@@ -106,6 +106,10 @@ def test_stage1_matches_statsmodels_dummy_glm(G, n_instr, k):
     np.testing.assert_allclose(jf.gamma_se[others], bse[G * k :], rtol=0, atol=TOL)
 
 
+def keep_count(n_instr: int, lam: float) -> int:
+    return n_instr - (lam == 0)  # without a ridge the reference γ is not a parameter
+
+
 class _Fit:  # what _gamma_influence reads of a fit: the reference instruction
     def __init__(self, reference: str):
         self.difficulty_ = Difficulty(pd.Series([0.0], index=[reference]))
@@ -124,7 +128,11 @@ def test_two_stage_gamma_influence_equals_a_dense_solve(G, k, n_instr, lam):
     U1 = rng.normal(size=(G, k, n_instr))
     instr = pd.Index([f"x{i}" for i in range(n_instr)])
     ref = 3
-    got = _gamma_influence(A, C, D, U1, instr, _Fit(instr[ref]), lam)
+    got, low_rank = _gamma_influence(A, C, D, U1, instr, _Fit(instr[ref]), lam)
+    assert (low_rank is not None) == (G * k < keep_count(n_instr, lam))
+    if low_rank is not None:
+        free, left, right = low_rank
+        np.testing.assert_allclose(got[free], left @ right, rtol=0, atol=1e-14)
     keep = np.ones(n_instr, bool)
     keep[ref] = lam != 0
     C2 = C.reshape(G * k, n_instr)[:, keep]
