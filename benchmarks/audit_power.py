@@ -1,6 +1,6 @@
 """Size and power of the audit's pooled length test on simulated judges.
 
-The audit (:func:`debias.audit.audit`) says "the judge prefers longer answers"
+The audit (:func:`debias.reports.audit.audit`) says "the judge prefers longer answers"
 when the pooled length slope (the average over models of each model's
 ``tanh(scaled(length))`` coefficient, cluster-robust SE from the per-instruction
 influence functions) differs from 0 at the 5% level. This benchmark checks that
@@ -83,7 +83,7 @@ def one_judge(setting: str, length_effect: float, seed: int, n_models: int, n_in
     import time
     import warnings
 
-    from debias.audit import fit_audit_glm, mediator_term, pooled_slope
+    from debias.reports.audit import fit_audit_glm, mediator_term, pooled_slope
     from debias.simulate import simulate
 
     t0 = time.perf_counter()

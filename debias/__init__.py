@@ -20,7 +20,13 @@ _LAZY = {
     "leaderboard": "debias.reports.leaderboard",
     "available_mediators": "debias.mediators",
     "register_mediator": "debias.mediators",
+    "AuditReport": "debias.reports.audit",
+    "audit": "debias.reports.audit",
+    "run_audit": "debias.reports.audit",
 }
+#: Subpackages reachable as attributes (``debias.plots.raw_vs_controlled(table)``), loaded on
+#: first use: every plot takes ``ax=`` and returns its figure.
+_LAZY_MODULES = {"plots": "debias.plots"}
 
 from debias.errors import (  # noqa: E402 (light: no third-party import)
     DataWarning,
@@ -34,6 +40,10 @@ from debias.errors import (  # noqa: E402 (light: no third-party import)
 
 
 def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(_LAZY_MODULES[name])
     if name in _LAZY:
         import importlib
 
@@ -44,12 +54,13 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_LAZY_MODULES))
 
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport",
     "PRESETS",
     "Comparisons",
     "DataWarning",
@@ -62,14 +73,17 @@ __all__ = [
     "ParameterError",
     "PreferenceGLM",
     "__version__",
+    "audit",
     "available_mediators",
     "avg_predictions",
     "comparisons",
     "elo",
     "leaderboard",
+    "plots",
     "predictions",
     "ratio",
     "register_mediator",
+    "run_audit",
     "winrate",
     "winrate_matrix",
 ]

@@ -14,21 +14,21 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from debias.audit import (
+from debias.counterfactual import comparisons, ratio
+from debias.data import Comparisons
+from debias.errors import FitWarning, InputError, ParameterError
+from debias.reports.audit import (
     AuditReport,
     audit,
     audit_formula,
-    coefficient_influence,
     fit_audit_glm,
     mediator_term,
     pooled_effect,
     pooled_slope,
     run_audit,
 )
-from debias.counterfactual import comparisons, ratio
-from debias.data import Comparisons
-from debias.errors import FitWarning, InputError, ParameterError
 from debias.simulate import simulate, write_alpaca_eval_tree
+from debias.two_stage import coefficient_influence
 
 MEDIATOR_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "effect"}
 EFFECT_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "description", "unit"}

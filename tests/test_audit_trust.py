@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from debias.audit import audit, audit_formula, fit_audit_glm
-from debias.audit_checks import binned_residual_test
-from debias.audit_report import _sentence
 from debias.data import Comparisons
 from debias.errors import DataWarning
+from debias.reports.audit import audit, audit_formula, binned_residual_test, fit_audit_glm
+from debias.reports.audit.wording import mediator_sentence
 from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 
@@ -111,8 +110,8 @@ def test_every_estimand_name_in_the_json_says_what_it_controls(two_mediators):
 def test_figure_and_report_name_the_controls(two_mediators):
     _, report = two_mediators
     figs = report.figures()
-    title = figs["raw_vs_controlled"].get_title()
-    ylabel = figs["raw_vs_controlled"].get_ylabel()
+    title = figs["raw_vs_controlled"].axes[0].get_title()
+    ylabel = figs["raw_vs_controlled"].axes[0].get_ylabel()
     plt.close("all")
     assert title.startswith("Raw vs length- and markdown-controlled win rate")
     assert ylabel == "Length- and markdown-controlled win rate (%)"
@@ -202,7 +201,7 @@ def test_missing_standard_errors_never_print_nan():
         "effect_conf_high": np.nan,
         "effect_p_value": np.nan,
     }
-    text = _sentence(row, 0.95)
+    text = mediator_sentence(row, 0.95)
     assert "nan" not in text.lower()
     assert "interval not estimable" in text and "p not available" in text
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from debias.data import Comparisons
-from debias.degenerate import answer_statistics, flag_models, injection_markers
 from debias.errors import DataWarning
+from debias.reports.degenerate import answer_statistics, flag_models, injection_markers
 from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 
@@ -120,7 +120,7 @@ def test_answer_statistics_counts_normalised_duplicates_and_missing_text():
 def test_no_real_alpaca_eval_model_is_flagged(alpaca):
     """False-positive rate on the 46 real models of the data pack: 0/46.
 
-    Measured margins (see debias/degenerate.py): identical share at most 2.7%
+    Measured margins (see debias/reports/degenerate.py): identical share at most 2.7%
     (gpt4_gamed), mean similarity at most 0.039, injection share at most 0.12%.
     """
     with warnings.catch_warnings():

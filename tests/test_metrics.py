@@ -1,4 +1,4 @@
-"""Tests of debias.metrics: hand-computed tables, invariances, errors, and the paper's numbers."""
+"""Tests of debias.reports.metrics: hand-computed tables, invariances, errors, and the paper's numbers."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from scipy import stats
 
 from debias import Comparisons
 from debias.errors import InputError, ParameterError
-from debias.metrics import (
+from debias.reports.metrics import (
     ARENA_COLUMN,
     adversarial_gain,
     benchmark_correlation,

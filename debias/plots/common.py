@@ -33,6 +33,7 @@ __all__ = [
     "pick_spread",
     "save",
     "short_name",
+    "signed",
     "tick_fontsize",
 ]
 
@@ -141,6 +142,20 @@ def short_name(name, width: int = 28) -> str:
     """``name`` cut to ``width`` characters with an ellipsis."""
     name = str(name)
     return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def signed(value: float, digits: int = 1) -> str:
+    """A change with its sign and a true minus: ``+1.5``, ``−2.0``, ``0`` for no change.
+
+    Examples
+    --------
+    >>> signed(1.54), signed(-2.0), signed(0, 0)
+    ('+1.5', '−2.0', '0')
+    """
+    text = f"{value:+.{digits}f}"
+    if float(text) == 0:
+        return f"{0:.{digits}f}"
+    return text.replace("-", "−")
 
 
 def is_separated(res) -> bool:

@@ -138,6 +138,9 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
         fontsize=10,
     )
     handles, labels = ax.get_legend_handles_labels()
+    if models is None and handles:  # the legend lists the curves top to bottom
+        order = np.argsort([-np.mean(h.get_ydata()) for h in handles], kind="stable")
+        handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     if handles:
         ax.legend(
             handles,

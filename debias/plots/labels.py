@@ -1,8 +1,9 @@
 """Label placement: name points without covering other points, labels or the legend.
 
 :func:`place_labels` is a greedy search in display coordinates: each label (in the
-order given, most important first) tries offsets in 12 directions at growing
-distances (up to 100 points) and takes the nearest candidate that
+order given, most important first) tries offsets in 18 directions at growing
+distances (up to 140 points) and takes the nearest candidate (a leader line
+passing over other points counts as farther) that
 
 - lies inside the axes,
 - overlaps no label placed before it, and not the legend,
@@ -31,8 +32,8 @@ from debias.plots.common import SMALL
 
 __all__ = ["get_renderer", "place_labels"]
 
-_ANGLES = np.deg2rad(np.arange(0, 360, 30) + 15)
-_RADII = (6.0, 12.0, 20.0, 32.0, 48.0, 70.0, 100.0)  # points
+_ANGLES = np.deg2rad(np.arange(0, 360, 20) + 10)
+_RADII = (6.0, 12.0, 20.0, 32.0, 48.0, 70.0, 100.0, 140.0)  # points
 _PAD = 2.0  # pixels between two labels
 _MARKER = 5.0  # pixels around a data point kept free
 
@@ -138,13 +139,13 @@ def place_labels(ax, xs, ys, labels, fontsize=SMALL, avoid=None):
                     continue
                 if _covers_point(bb, pts):
                     continue
-                best = (r, ang, cand)
-                break
-            if best is not None:
-                break
+                # nearest wins; a leader line over other points costs like 24 points farther
+                cost = r + (24.0 * _points_crossed(seg, pts) if seg is not None else 0.0)
+                if best is None or cost < best[0]:
+                    best = (cost, r, ang, cand)
         if best is None:
             continue
-        r, ang, (ha, va, _anchor, bb, seg) = best
+        _, r, ang, (ha, va, _anchor, bb, seg) = best
         placed.append(_annotate(ax, x, y, label, r, ang, ha, va, seg, fontsize))
         boxes.append(bb)
         if seg is not None:
@@ -174,6 +175,18 @@ def _covers_point(bb, pts) -> bool:
             & (pts[:, 1] < bb[3] + _MARKER)
         )
     )
+
+
+def _points_crossed(seg, pts) -> int:
+    """How many points (other than the segment's own start) lie within a marker of the segment."""
+    (x0, y0), (x1, y1) = seg
+    d = np.array([x1 - x0, y1 - y0])
+    length2 = float(d @ d) or 1.0
+    rel = pts - np.array([x0, y0])
+    t = np.clip(rel @ d / length2, 0.0, 1.0)
+    dist = np.hypot(*(rel - t[:, None] * d).T)
+    own = np.hypot(*rel.T) < 1.0
+    return int(np.sum((dist < _MARKER) & ~own))
 
 
 def _annotate(ax, x, y, label, r, ang, ha, va, seg, fontsize):

@@ -21,7 +21,7 @@ import pandas as pd
 
 from debias.errors import ParameterError
 from debias.plots.columns import leaderboard_columns
-from debias.plots.common import GREY, OKABE_ITO, SMALL, new_axes, short_name
+from debias.plots.common import GREY, OKABE_ITO, SMALL, new_axes, short_name, signed
 from debias.plots.labels import place_labels
 
 __all__ = ["controls_label", "rank_bump", "raw_vs_controlled"]
@@ -162,7 +162,7 @@ def raw_vs_controlled(
         moved = (t["lc_win_rate"] - t["win_rate"]).abs().sort_values(ascending=False)
         top = t.loc[moved.index[: int(n_labels)]]
         labels = [
-            f"{short_name(m, 24)} ({d:+.1f})"
+            f"{short_name(m, 28)} ({signed(d, 1)})"
             for m, d in zip(top["model"], top["lc_win_rate"] - top["win_rate"], strict=True)
         ]
         place_labels(
@@ -244,7 +244,7 @@ def rank_bump(table: pd.DataFrame, top: int | None = None, ax=None):
     twin.set_yticks(
         right["lc_rank"].to_numpy(),
         [
-            f"{k}  {short_name(m)}  ({g:+d})"
+            f"{k}  {short_name(m)}  ({signed(g, 0)})"
             for m, k, g in zip(right["model"], right["lc_rank"], gains, strict=True)
         ],
         fontsize=SMALL,

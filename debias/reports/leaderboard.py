@@ -9,10 +9,10 @@ import pandas as pd
 
 from debias.counterfactual import avg_predictions
 from debias.data import Comparisons
-from debias.degenerate import flag_models
 from debias.errors import ParameterError, check_param
 from debias.glm import PreferenceGLM
 from debias.params import GLM_CONSTRAINTS, INFERENCE_CONSTRAINTS, validate
+from debias.reports.degenerate import flag_models
 
 COLUMNS = (
     "model",
@@ -188,7 +188,7 @@ def leaderboard(
         Columns ``model, n, n_missing, win_rate, standard_error, lc_win_rate,
         lc_standard_error, lc_ci_low, lc_ci_high, lc_note, avg_length`` (percent;
         characters), sorted by ``lc_win_rate`` (missing last), and ``flags``: why a model's answers look degenerate
-        (:func:`debias.degenerate.flag_models`; '' when not). With ``return_fit``:
+        (:func:`debias.reports.degenerate.flag_models`; '' when not). With ``return_fit``:
         ``(table, fit)``.
 
         No number the data cannot support: ``lc_win_rate`` is NaN when the model's

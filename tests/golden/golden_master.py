@@ -89,7 +89,7 @@ def fixture_numbers() -> dict[str, float]:
 
 def audit_numbers() -> dict[str, float]:
     """Every number in the audit JSON of the committed simulated tree."""
-    from debias.audit import audit
+    from debias.reports.audit import audit
 
     report = audit(_read_fixture(), progress=False)
     out: dict[str, float] = {}

@@ -24,7 +24,7 @@ Level, measured on well-specified simulated judges (6 models × 300 instructions
 length difference) and 2.5% (bins of the fitted probability); with a fitted
 difficulty 0.0% (length bins: conservative) but 17.5% (fitted-probability bins:
 a difficulty fitted from few judgments per instruction makes the extreme fitted
-probabilities over-confident), so :func:`debias.audit.audit` tests the fitted
+probabilities over-confident), so :func:`debias.reports.audit.audit` tests the fitted
 probability only when the difficulty is not fitted. Power: a quadratic length
 effect fitted with ``tanh`` (8 models × 400 instructions) is rejected at
 p < 0.01 (``tests/test_audit_trust.py``).
@@ -32,7 +32,7 @@ p < 0.01 (``tests/test_audit_trust.py``).
 Examples
 --------
 >>> from debias.simulate import simulate
->>> from debias.audit import fit_audit_glm
+>>> from debias.reports.audit.fitting import fit_audit_glm
 >>> sim = simulate(n_models=3, n_instructions=200, markdown_effect=0.0, seed=1)
 >>> fit = fit_audit_glm(sim.comparisons, mediators=["length"], difficulty="none")
 >>> out = binned_residual_test(fit, by="length")
@@ -50,7 +50,7 @@ from statsmodels.stats.multitest import multipletests
 from debias.errors import ParameterError
 from debias.results import cluster_factor
 
-__all__ = ["binned_residual_test", "opposite_slopes"]
+__all__ = ["binned_residual_test", "model_checks", "opposite_slopes"]
 
 
 def _rows(fit, models, by):
@@ -213,3 +213,27 @@ def opposite_slopes(per_model: pd.DataFrame, mediator: str, pooled: float, level
     found = found.reset_index(drop=True)
     found.attrs.update(n_opposite_sign=int(opposite.sum()), n_tested=len(table))
     return found
+
+
+def model_checks(fit, per_model, summary, level, influence, excluded) -> dict:
+    """Per-model slopes against the pooled sign, and binned-residual misfit tests."""
+    keep = per_model[~per_model["model"].isin(excluded)]
+    opposite = {}
+    for row in summary.to_dict("records"):
+        med, pooled = row["mediator"], float(row["estimate"])
+        found = opposite_slopes(keep, med, pooled, level)
+        opposite[med] = {
+            "pooled_sign": float(np.sign(pooled)) if np.isfinite(pooled) else float("nan"),
+            "n_tested": int(found.attrs["n_tested"]),
+            "n_opposite_sign": int(found.attrs["n_opposite_sign"]),
+            "models": found.to_dict("records"),
+        }
+    bys = list(summary["mediator"])
+    if not (isinstance(fit.difficulty, str) and fit.difficulty == "fit"):
+        bys.append("fitted")  # see debias.reports.audit.checks: a fitted difficulty biases this one
+    misfit = []
+    models = list(keep["model"])
+    for by in bys:
+        if models:
+            misfit.append(binned_residual_test(fit, by=by, models=models, influence=influence))
+    return {"opposite_slopes": opposite, "misfit": misfit}

@@ -1,18 +1,8 @@
-"""Wording and rendering of the judge audit: the verdict's sentences and the report.
+"""Rendering of the judge audit: :class:`AuditReport` and its Markdown, HTML, JSON and figures.
 
-:func:`debias.audit.audit` computes the numbers (with :mod:`debias.audit_checks`);
-this module turns them into words and files: the verdict (every estimate with its
-own interval and p-value; "not estimable: reason" where no valid interval exists,
-never "nan"), the names of the controlled win rates (:func:`estimand_prefix`: each
-says what it controls), and :class:`AuditReport` with its Markdown, HTML, JSON and
-figures. ``debias.audit`` re-exports :class:`AuditReport`.
-
-Examples
---------
->>> estimand_prefix(["length", "markdown"])
-'length_markdown_controlled'
->>> _ci_p(0.1, 0.5, 0.002, "95%", 2)
-'95% CI 0.10 to 0.50, p = 0.002'
+:func:`debias.reports.audit.audit` computes the numbers (:mod:`~debias.reports.audit.stats`,
+:mod:`~debias.reports.audit.checks`) and the words (:mod:`~debias.reports.audit.wording`);
+this module lays them out and writes the report folder.
 """
 
 from __future__ import annotations
@@ -20,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,219 +18,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from debias.degenerate import IDENTICAL_SHARE, INJECTION_SHARE, SIMILARITY
 from debias.errors import InputError
 from debias.mediators import get_mediator
+from debias.reports.audit.fitting import mediator_term
+from debias.reports.audit.naming import controlled_adjective, controls_phrase
+from debias.reports.audit.stats import LARGE_SHIFT, SEPARATION_THRESHOLD
+from debias.reports.audit.wording import format_p, format_range
+from debias.reports.degenerate import IDENTICAL_SHARE, INJECTION_SHARE, SIMILARITY
 
 if TYPE_CHECKING:
     from debias.glm import PreferenceGLM
 
-__all__ = [
-    "AuditReport",
-    "check_audit_dir",
-    "controlled_adjective",
-    "controls_phrase",
-    "estimand_prefix",
-    "is_audit_output",
-]
+__all__ = ["AuditReport", "check_audit_dir", "is_audit_output"]
 
 
-# ============================================================================ naming
-def estimand_prefix(controls: Sequence[str]) -> str:
-    """Column prefix of the win rate controlled for ``controls``: it names what is controlled.
-
-    ``"lc"`` for length alone (the leaderboard's ``lc_win_rate``), else the
-    mediators joined by ``_`` and ``_controlled``.
-
-    Examples
-    --------
-    >>> estimand_prefix(["length"]), estimand_prefix(["length", "markdown"])
-    ('lc', 'length_markdown_controlled')
-    """
-    controls = list(controls)
-    return "lc" if controls == ["length"] else "_".join(controls) + "_controlled"
-
-
-def controls_phrase(controls: Sequence[str]) -> str:
-    """``["length", "markdown"]`` -> ``"length and markdown"``.
-
-    Examples
-    --------
-    >>> controls_phrase(["length", "markdown", "words"])
-    'length, markdown and words'
-    """
-    controls = list(controls)
-    if len(controls) <= 1:
-        return "".join(controls)
-    return ", ".join(controls[:-1]) + " and " + controls[-1]
-
-
-def controlled_adjective(controls: Sequence[str]) -> str:
-    """``["length", "markdown"]`` -> ``"length- and markdown-controlled"`` (figure titles).
-
-    Examples
-    --------
-    >>> controlled_adjective(["length"])
-    'length-controlled'
-    """
-    return controls_phrase([f"{c}-" for c in controls]) + "controlled"
-
-
-# ============================================================================ wording
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    if p < 0.01:
-        return f"p = {p:.3f}"
-    return f"p = {p:.2f}"
-
-
-def _fmt_pts(x: float) -> str:
-    return f"{x:.1f}".replace("-", "−")
-
-
-def _num(x: float, digits: int = 2) -> str:
-    return f"{x:.{digits}f}".replace("-", "−")
-
-
-def _range(lo: float, hi: float, digits: int) -> str:
-    """``lo to hi`` for a table cell; "not estimable" when either end is missing."""
-    if np.isfinite(lo) and np.isfinite(hi):
-        return f"{lo:.{digits}f} to {hi:.{digits}f}"
-    return "not estimable"
-
-
-def _ci_p(lo: float, hi: float, p: float, pct: str, digits: int) -> str:
-    """``95% CI a to b, p = x``; says so when the interval or the p-value is not estimable."""
-    if np.isfinite(lo) and np.isfinite(hi):
-        ci = f"{pct} CI {_num(lo, digits)} to {_num(hi, digits)}"
-    else:
-        ci = "interval not estimable: no valid standard error"
-    return f"{ci}, {_fmt_p(p)}"
-
-
-def _sentence(row: Mapping, level: float) -> str:
-    """One mediator's verdict: the pooled slope with ITS interval and p-value, then the
-    readable effect with ITS interval and p-value."""
-    from debias.audit import RATIO_MEDIATORS
-
-    m = row["mediator"]
-    pct = f"{100 * level:g}%"
-    p = row["p_value"]
-    if not np.isfinite(row["estimate"]):
-        return f"The {m} effect could not be estimated (no model with an identified {m} slope)."
-    sig = bool(np.isfinite(p) and p < 1 - level)
-    slope = f"pooled slope of the {m} term {_num(row['estimate'])} log-odds, " + _ci_p(
-        row["conf_low"], row["conf_high"], p, pct, 2
-    )
-    e = row["effect"]
-    if np.isfinite(e):
-        effect = (
-            f"{_fmt_pts(e)} points ("
-            + _ci_p(row["effect_conf_low"], row["effect_conf_high"], row["effect_p_value"], pct, 1)
-            + ")"
-        )
-    else:
-        effect = "an amount that is not estimable (no model with an identified effect)"
-    if m in RATIO_MEDIATORS:
-        noun = "length" if m == "length" else "word count"
-        more, less = ("longer", "shorter") if m == "length" else ("wordier", "less wordy")
-        if sig and row["estimate"] > 0:
-            return (
-                f"The judge prefers {more} answers ({slope}): doubling an answer's {noun} "
-                f"raises its win rate by {effect}."
-            )
-        if sig:
-            return (
-                f"The judge prefers {less} answers ({slope}): doubling an answer's {noun} "
-                f"lowers its win rate, a change of {effect}."
-            )
-        return (
-            f"No evidence that the judge prefers {more} or {less} answers ({slope}): doubling "
-            f"an answer's {noun} changes its win rate by {effect}."
-        )
-    unit = get_mediator(m).unit or m
-    removal = (
-        f"removing the {m} differences would change the models' win rates by {effect} on average"
-    )
-    if sig:
-        direction = "more" if row["estimate"] > 0 else "fewer"
-        return f"The judge prefers answers with {direction} {unit} ({slope}); {removal}."
-    return f"No evidence that the judge reacts to {unit} ({slope}); {removal}."
-
-
-def _check_sentences(checks: Mapping, level: float) -> list[str]:
-    pct = f"{100 * level:g}%"
-    out = []
-    for med, o in checks["opposite_slopes"].items():
-        if not np.isfinite(o["pooled_sign"]) or o["pooled_sign"] == 0:
-            continue
-        sign = "negative" if o["pooled_sign"] > 0 else "positive"
-        found = o["models"]
-        if found:
-            shown = "; ".join(
-                f"{r['model']} {_num(r['slope'])} ("
-                + _ci_p(r["ci_low"], r["ci_high"], r["p_value"], pct, 2)
-                + f", Holm-adjusted {_fmt_p(r['p_holm'])})"
-                for r in found
-            )
-            out.append(
-                f"For {len(found)} of {o['n_tested']} models the {med} slope is significantly "
-                f"{sign}, against the pooled slope's sign ({shown}): the judge seems to "
-                f"{'penalise' if sign == 'negative' else 'reward'} {med} for them, which one "
-                "pooled reading hides."
-            )
-        rest = o["n_opposite_sign"] - len(found)
-        if rest > 0:
-            out.append(
-                f"{'Another' if found else 'For'} {rest} of {o['n_tested']} models the {med} "
-                f"slope's estimate is {sign} but not significantly so (Holm's correction)."
-            )
-    done = [t for t in checks["misfit"] if np.isfinite(t["p_value"])]
-    bad = [t for t in done if t["p_value"] < 1 - level]
-
-    def where(t):
-        return "the fitted probability" if t["by"] == "fitted" else f"the {t['by']} difference"
-
-    if bad:
-        parts = "; ".join(
-            f"against {where(t)}: χ² = {t['statistic']:.1f}, df = {t['df']}, "
-            f"{_fmt_p(t['p_value'])}, largest bin mean residual {t['worst_bin']:+.1f} points".replace(
-                "-", "−"
-            )
-            for t in bad
-        )
-        out.append(
-            "The fitted model misfits the judge: the mean residual (observed − predicted) "
-            f"departs from zero across bins ({parts}). The controlled win rates rest on this "
-            "model's shape; see the residual plot and read them with care."
-        )
-    elif done:
-        out.append(
-            "No evidence of misfit in the binned residuals ("
-            + "; ".join(f"against {where(t)}: {_fmt_p(t['p_value'])}" for t in done)
-            + ")."
-        )
-    for t in checks["misfit"]:
-        if not np.isfinite(t["p_value"]):
-            out.append(f"The residual test against {where(t)} is not estimable: {t['reason']}.")
-    return out
-
-
-def _flag_sentences(per_model: pd.DataFrame) -> list[str]:
-    flagged = per_model[per_model["flags"] != ""]
-    if flagged.empty:
-        return []
-    shown = "; ".join(f"{m} ({f})" for m, f in zip(flagged["model"], flagged["flags"], strict=True))
-    return [
-        f"Degenerate submission(s): {shown}. Their win rates, raw or controlled, do not measure "
-        "answer quality."
-    ]
-
-
-# ============================================================================ report
 _CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
        max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
@@ -314,7 +105,7 @@ class AuditReport:
         {p}_shift, {p}_shift_ci_low, {p}_shift_ci_high``, ``avg_length`` (percent;
         characters), per mediator ``{m}_slope, {m}_slope_se, {m}_slope_ci_low,
         {m}_slope_ci_high, {m}_slope_p, {m}_effect``, ``separated`` and ``flags``
-        (degenerate answers, :mod:`debias.degenerate`; '' when none).
+        (degenerate answers, :mod:`debias.reports.degenerate`; '' when none).
     verdict : str
         Plain sentences: one per mediator, then the model checks (slopes of the
         opposite sign, misfit) and degenerate submissions.
@@ -337,8 +128,6 @@ class AuditReport:
     # ------------------------------------------------------------------ export
     def methods(self) -> list[str]:
         """How every number is computed (one sentence per item)."""
-        from debias.audit import LARGE_SHIFT, SEPARATION_THRESHOLD
-
         i = self.info
         pct = f"{100 * i['level']:g}%"
         meds = "; ".join(
@@ -402,8 +191,8 @@ class AuditReport:
             "bins of each mediator's difference (and of the fitted probability when the "
             "difficulty is not fitted), with a cluster-robust covariance that counts the "
             "estimation of each model's coefficients, referred to χ²(bins − 1) "
-            "(debias.audit_checks).",
-            "Degenerate submissions (debias.degenerate): a model is flagged when at least "
+            "(debias.reports.audit.checks).",
+            "Degenerate submissions (debias.reports.degenerate): a model is flagged when at least "
             f"{IDENTICAL_SHARE:.0%} of its answers are one text, the mean character 5-gram "
             f"similarity of its answers to different prompts is at least {SIMILARITY:g}, or at "
             f"least {INJECTION_SHARE:.0%} of its answers carry prompt-injection markers.",
@@ -457,18 +246,19 @@ class AuditReport:
                 "pooled slope": s["estimate"],
                 "SE": s["std_error"],
                 f"{pct} CI": [
-                    _range(a, b, 3) for a, b in zip(s["conf_low"], s["conf_high"], strict=True)
+                    format_range(a, b, 3)
+                    for a, b in zip(s["conf_low"], s["conf_high"], strict=True)
                 ],
-                "p": [_fmt_p(p).replace("p = ", "").replace("p ", "") for p in s["p_value"]],
+                "p": [format_p(p).replace("p = ", "").replace("p ", "") for p in s["p_value"]],
                 "effect (points)": [
                     f"{e:+.1f}" if np.isfinite(e) else "not estimable" for e in s["effect"]
                 ],
                 f"effect {pct} CI": [
-                    _range(a, b, 1)
+                    format_range(a, b, 1)
                     for a, b in zip(s["effect_conf_low"], s["effect_conf_high"], strict=True)
                 ],
                 "p (effect)": [
-                    _fmt_p(p).replace("p = ", "").replace("p ", "") for p in s["effect_p_value"]
+                    format_p(p).replace("p = ", "").replace("p ", "") for p in s["effect_p_value"]
                 ],
                 "models": s["n_models"],
             }
@@ -622,9 +412,8 @@ class AuditReport:
         return {m: pm[f"{m}_slope_se"].to_dict() for m in self.info["mediator_names"]}
 
     def figures(self) -> dict:
-        """The report's figures: name -> matplotlib Axes or Figure (caller closes them)."""
+        """The report's figures: name -> matplotlib Figure (caller closes them)."""
         from debias import plots
-        from debias.audit import mediator_term
 
         fit = self.fit
         meds = self.info["mediator_names"]
