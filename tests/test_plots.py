@@ -373,3 +373,36 @@ def test_labels_cover_no_point_and_no_other_label(n, seed, at_least):
     assert all(any(t.get_text().startswith(m) for m in top) for t in labels)
     # labels away from their point have a leader line
     assert any(t.arrow_patch is not None for t in labels)
+
+
+def test_winrate_heatmap_sorts_models_and_keeps_every_cell(fitted):
+    _, fit = fitted
+    matrix = winrate_matrix(fit)
+    shuffled = matrix.iloc[::-1, ::-1]
+    ax = plots.winrate_heatmap(shuffled).axes[0]
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    assert rows == cols
+    strength = matrix.where(~np.eye(len(matrix), dtype=bool)).mean(axis=1)
+    assert rows == list(strength.sort_values(ascending=False).index)  # strongest first
+    image = ax.get_images()[0].get_array()
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            assert image[i, j] == pytest.approx(matrix.loc[r, c])  # row model vs column model
+    kept = plots.winrate_heatmap(shuffled, sort=False).axes[0]
+    assert [t.get_text() for t in kept.get_yticklabels()] == list(shuffled.index)
+
+
+def test_public_api_reaches_audit_and_plots_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, debias\n"
+        "assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules\n"
+        "assert callable(debias.audit) and callable(debias.run_audit)\n"
+        "assert debias.AuditReport.__name__ == 'AuditReport'\n"
+        "assert callable(debias.plots.raw_vs_controlled)\n"
+        "assert {'audit', 'plots', 'run_audit', 'AuditReport'} <= set(debias.__all__)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

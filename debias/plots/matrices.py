@@ -22,8 +22,13 @@ from debias.plots.common import SMALL, new_axes, short_name, tick_fontsize
 __all__ = ["benchmark_correlation", "winrate_heatmap"]
 
 
-def winrate_heatmap(matrix: pd.DataFrame, annotate: bool | None = None, ax=None):
+def winrate_heatmap(
+    matrix: pd.DataFrame, annotate: bool | None = None, ax=None, *, sort: bool = True
+):
     """A win-rate matrix (percent; row model against column model), centred at 50.
+
+    With ``sort``, models are ordered by their mean win rate against the others
+    (strongest first, on both axes), so that the matrix reads as a ranking.
 
     Parameters
     ----------
@@ -32,6 +37,8 @@ def winrate_heatmap(matrix: pd.DataFrame, annotate: bool | None = None, ax=None)
     annotate : bool, optional
         Write the value in each cell (default: when at most 20 models).
     ax : matplotlib.axes.Axes, optional
+    sort : bool, default True
+        Order the models by mean win rate (False: as given).
 
     Returns
     -------
@@ -42,9 +49,19 @@ def winrate_heatmap(matrix: pd.DataFrame, annotate: bool | None = None, ax=None)
     >>> m = pd.DataFrame([[50.0, 70.0], [30.0, 50.0]], index=["a", "b"], columns=["a", "b"])
     >>> len(winrate_heatmap(m).axes[0].texts)
     4
+    >>> [t.get_text() for t in winrate_heatmap(m.loc[["b", "a"], ["b", "a"]]).axes[0].get_yticklabels()]
+    ['a', 'b']
     """
     if not isinstance(matrix, pd.DataFrame) or matrix.shape[0] != matrix.shape[1]:
         raise InputError("winrate_heatmap needs a square DataFrame (rows and columns: models).")
+    if list(matrix.index) != list(matrix.columns):
+        raise InputError(
+            "winrate_heatmap needs the same models, in the same order, as rows and columns."
+        )
+    if sort:
+        off = matrix.where(~np.eye(len(matrix), dtype=bool))  # the diagonal is not a game
+        order = off.mean(axis=1).sort_values(ascending=False, kind="stable").index
+        matrix = matrix.loc[order, order]
     n = matrix.shape[0]
     annotate = n <= 20 if annotate is None else annotate
     cell = 0.5 if n <= 12 else 0.38 if n <= 20 else 0.2
@@ -84,7 +101,7 @@ def winrate_heatmap(matrix: pd.DataFrame, annotate: bool | None = None, ax=None)
     cb = ax.figure.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
     cb.set_label("Win rate of row model vs column model (%)")
     cb.ax.tick_params(labelsize=SMALL)
-    ax.set_xlabel("Baseline (column model)")
+    ax.set_xlabel("Opponent (column model)")
     ax.set_ylabel("Model (row)")
     ax.set_title("Controlled win rate of each model against each other (%)", fontsize=10)
     return fig
