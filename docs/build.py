@@ -74,6 +74,14 @@ def build_notebook(path: Path, out: Path, timeout: int) -> str:
         for o in c.outputs
     )
     print(f"  {path.name}: {n_png} figure(s)", flush=True)
+    draws = any(
+        "plots." in c.source or "plt." in c.source for c in nb.cells if c.cell_type == "code"
+    )
+    if draws and n_png == 0:  # e.g. MPLBACKEND=Agg reached the kernel: the figures are lost
+        raise SystemExit(
+            f"{path.name} draws plots but its executed copy holds no figure: run it with "
+            "matplotlib's inline backend (%matplotlib inline, MPLBACKEND unset)."
+        )
     heading = next(
         (
             line.lstrip("# ").strip()
