@@ -67,7 +67,8 @@ def old_solvers():
 
     saved = debias.difficulty._fit_joint, debias.two_stage._gamma_influence
     debias.difficulty._fit_joint = load_before("difficulty")._fit_joint
-    debias.two_stage._gamma_influence = load_before("two_stage")._gamma_influence
+    old_gamma = load_before("two_stage")._gamma_influence  # returned Zg alone (I x I solve)
+    debias.two_stage._gamma_influence = lambda *args: (old_gamma(*args), None)
     try:
         yield
     finally:
