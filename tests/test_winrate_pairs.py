@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from debias import Comparisons
+from debias import Comparisons, Difficulty
 from debias.counterfactual import (
     SAME_MODEL_NOTE,
     avg_predictions,
@@ -40,25 +40,39 @@ def fit(sim):
     return _fit(sim.comparisons, **MINIMAL)
 
 
-def _resample(data: pd.DataFrame, rng) -> Comparisons:
-    """Instructions drawn with replacement; a repeated instruction becomes a new cluster."""
+def _resample(data: pd.DataFrame, rng, difficulty: pd.Series) -> tuple[Comparisons, Difficulty]:
+    """Instructions drawn with replacement; a repeated instruction becomes a new cluster
+    (with its known difficulty)."""
     instr = data["instruction"].unique()
     drawn = rng.choice(instr, size=len(instr), replace=True)
-    parts = []
+    parts, gamma = [], {}
     for k, x in enumerate(drawn):
         rows = data[data["instruction"] == x].copy()
         rows["instruction"] = f"{x} #{k}"
+        gamma[f"{x} #{k}"] = difficulty[x]
         parts.append(rows)
-    return Comparisons(pd.concat(parts, ignore_index=True))
+    known = Difficulty(pd.Series(gamma), source="known")
+    return Comparisons(pd.concat(parts, ignore_index=True)), known
 
 
-def test_sandwich_standard_errors_match_a_bootstrap_of_instructions(sim, fit):
+@pytest.mark.parametrize("known_difficulty", [False, True])
+def test_sandwich_standard_errors_match_a_bootstrap_of_instructions(sim, known_difficulty):
+    """Without difficulty every instruction has the same counterfactual prediction; with a
+    known difficulty the predictions vary by instruction, so the average's own sampling
+    term counts too."""
+    if known_difficulty:
+        model = dict(preset="length_controlled_noreg")
+        model["difficulty"] = Difficulty(sim.difficulty, source="known")
+    else:
+        model = MINIMAL
+    fit = _fit(sim.comparisons, **model)
     t = winrate_pairs(fit).set_index(["model", "opponent"])
     rng = np.random.default_rng(0)
     names = list(fit.models_)
     reps = []
     for _ in range(100):
-        refit = _fit(_resample(sim.comparisons.data, rng), **MINIMAL)
+        comps, known = _resample(sim.comparisons.data, rng, sim.difficulty)
+        refit = _fit(comps, **{**model, "difficulty": known} if known_difficulty else model)
         reps.append(winrate_matrix(refit, names).to_numpy() / 100)
     boot_se = np.std(np.array(reps), axis=0, ddof=1)
     checked = 0
