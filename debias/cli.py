@@ -670,7 +670,7 @@ def _cmd_matrix(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}")
     else:
         what = (
-            "of the row model against the column model"
+            "of the row model against the column model (intervals: --form pairs)"
             if square
             else f"of model against opponent, {args.level:.0%} cluster-robust interval"
         )
