@@ -586,6 +586,8 @@ def winrate_pairs(fit, models=None, *, at: Mapping | None = None, level: float =
     eta = {m: _eta(fit, designs, m, n) for m in names}
     z = critical_value(level, df=n - 1) if n > 1 else np.nan
     rows: dict[tuple[str, str], tuple] = {}
+    ok = [m for m in names if m not in notes and not _wald(fit, m)]
+    influence = _PairInfluence(fit, designs, instructions, ok)
     for a, i in enumerate(names):
         rows[i, i] = (i, i, 0.5, np.nan, np.nan, np.nan, SAME_MODEL_NOTE)
         for j in names[a + 1 :]:
@@ -600,8 +602,7 @@ def winrate_pairs(fit, models=None, *, at: Mapping | None = None, level: float =
             if wald:
                 s, note = np.nan, "no sandwich interval: " + "; ".join(wald)
             else:
-                infl = _pair_influence(fit, designs, i, j, p, instructions)
-                s = cluster_se(infl)
+                s = cluster_se(influence(i, j, p))
                 note = "" if np.isfinite(s) and s > 1e-12 else _EXACT_FIT_NOTE
             se_, low, high = _interval(est, s, z)
             rows[i, j] = (i, j, est, se_, low, high, note)
@@ -622,33 +623,54 @@ def _wald(fit, model) -> bool:
     return res is not None and res.wald_problem is not None
 
 
-def _pair_influence(fit, designs, i, j, p, instructions) -> np.ndarray:
-    """Per-instruction influence of ``mean(expit(eta_i - eta_j))`` (see :func:`winrate_pairs`)."""
-    n = len(p)
-    est = p.mean()
-    parts = [pd.Series((p - est) / n, index=instructions)]
-    slope = p * (1 - p) / n
-    two_stage = None
-    gamma_coef = 0.0  # the difference of the two models' difficulty coefficients
-    for sign, m in ((1.0, i), (-1.0, j)):
-        res = fit.results_.get(m)
-        if res is None:  # the fit's baseline: log-odds 0, nothing estimated
-            continue
-        grad = sign * (slope @ designs[m])
-        coef_infl = res.influence()
-        parts.append(pd.Series(coef_infl.to_numpy() @ np.nan_to_num(grad), index=coef_infl.index))
-        if res.two_stage is not None and "difficulty" in res.columns:
-            two_stage = res.two_stage
-            gamma_coef += sign * res.params.iloc[res.columns.index("difficulty")]
-    gamma_infl = two_stage.gamma() if two_stage is not None else None
-    if gamma_infl is not None:  # the average also uses γ̂ directly (the difficulty column)
-        per_gamma = pd.Series(slope * gamma_coef, index=instructions)
-        per_gamma = per_gamma.reindex(gamma_infl.index, fill_value=0.0).to_numpy()
-        parts.append(pd.Series(per_gamma @ gamma_infl.to_numpy(), index=gamma_infl.columns))
-    total = parts[0]
-    for part in parts[1:]:
-        total = total.add(part, fill_value=0.0)
-    return total.to_numpy()
+class _PairInfluence:
+    """Per-instruction influence of ``mean(expit(eta_i - eta_j))`` (see :func:`winrate_pairs`).
+
+    Every model's coefficient influence, and γ̂'s, are aligned once on the instructions
+    of all of them (the clusters), so each pair costs a few matrix-vector products.
+    """
+
+    def __init__(self, fit, designs, instructions, models):
+        self.fit, self.designs = fit, designs
+        fitted = [m for m in models if m in fit.results_]
+        coef = {m: fit.results_[m].influence() for m in fitted}
+        clusters = pd.Index(instructions)
+        for c in coef.values():
+            clusters = clusters.union(c.index, sort=False)
+        self.two_stage = next(
+            (fit.results_[m].two_stage for m in fitted if fit.results_[m].two_stage is not None),
+            None,
+        )
+        gamma = self.two_stage.gamma() if self.two_stage is not None else None
+        self.gamma = None
+        if gamma is not None:
+            clusters = clusters.union(gamma.columns, sort=False)
+            self.gamma = gamma.reindex(columns=clusters, fill_value=0.0).to_numpy()
+            self.gamma_rows = gamma.index.get_indexer(instructions)  # -1: no γ of its own
+        self.coef = {m: c.reindex(clusters, fill_value=0.0).to_numpy() for m, c in coef.items()}
+        self.rows = clusters.get_indexer(instructions)
+        self.n_clusters = len(clusters)
+
+    def __call__(self, i: str, j: str, p: np.ndarray) -> np.ndarray:
+        n = len(p)
+        total = np.zeros(self.n_clusters)
+        np.add.at(total, self.rows, (p - p.mean()) / n)
+        slope = p * (1 - p) / n
+        gamma_coef = 0.0  # the difference of the two models' difficulty coefficients
+        for sign, m in ((1.0, i), (-1.0, j)):
+            if m not in self.coef:  # the fit's baseline: log-odds 0, nothing estimated
+                continue
+            total += self.coef[m] @ np.nan_to_num(sign * (slope @ self.designs[m]))
+            res = self.fit.results_[m]
+            if res.two_stage is not None and "difficulty" in res.columns:
+                gamma_coef += sign * res.params.iloc[res.columns.index("difficulty")]
+        if self.gamma is not None and gamma_coef != 0.0:
+            # the average also uses γ̂ directly (the difficulty column of the design)
+            per_gamma = np.zeros(self.gamma.shape[0])
+            has = self.gamma_rows >= 0
+            np.add.at(per_gamma, self.gamma_rows[has], (slope * gamma_coef)[has])
+            total += per_gamma @ self.gamma
+        return total
 
 
 def elo(win_rate_percent, anchor: float = 1251.0):
