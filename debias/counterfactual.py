@@ -523,7 +523,7 @@ def winrate_matrix(fit, models=None, *, at: Mapping | None = None) -> pd.DataFra
     missing = np.isin(names, list(notes))
     out[missing, :] = np.nan
     out[:, missing] = np.nan
-    np.fill_diagonal(out, 50.0)
+    np.fill_diagonal(out, np.where(missing, np.nan, 50.0))
     table = pd.DataFrame(out, index=pd.Index(names, name="model"), columns=names)
     table.attrs["notes"] = notes
     return table

@@ -86,3 +86,22 @@ def separating_direction(
     d = np.zeros(k)
     d[free] = res.x / scale
     return d / np.abs(d).max()
+
+
+NEAR_SEPARATION = 15.0
+"""|coefficient| above which the audit and its plots treat a fit as nearly separated and leave
+it out of pooled effects (the Newton solver warns from the same size); the leaderboard instead
+reports such a fit when its maximum-likelihood estimate exists (:func:`separating_direction`)."""
+
+
+def is_nearly_separated(res) -> bool:
+    """A fit that did not converge, or has a coefficient beyond :data:`NEAR_SEPARATION`.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> is_nearly_separated(SimpleNamespace(converged=True, params=pd.Series([1.0, 18.0])))
+    True
+    """
+    return (not res.converged) or bool(np.any(np.abs(res.params.to_numpy()) > NEAR_SEPARATION))

@@ -28,6 +28,7 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from debias.errors import FitWarning, ParameterError
+from debias.separation import NEAR_SEPARATION
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
@@ -263,7 +264,7 @@ def _fit_newton(
             FitWarning,
             stacklevel=2,
         )
-    big = np.abs(B) > 15
+    big = np.abs(B) > NEAR_SEPARATION
     if big.any():
         cols = columns or [str(j) for j in range(k)]
         gi, kj = np.nonzero(big)

@@ -276,3 +276,23 @@ def test_a_difficulty_the_formula_does_not_use_is_not_silently_ignored(tmp_path)
     assert any("is not used" in str(w.message) for w in rec)
     with pytest.raises(debias.ParameterError, match="'difficulty' parameter"):
         debias.PreferenceGLM(preset="length_controlled_minimal", difficulty=3).fit(sim.comparisons)
+
+
+def test_matrix_diagonal_of_an_unsupported_model_is_missing_not_50():
+    import warnings as _w
+
+    import debias
+    from debias.data import Comparisons
+    from debias.simulate import simulate
+
+    sim = simulate(n_models=3, n_instructions=150, seed=5)
+    df = sim.comparisons.data
+    few = df[df["model"] == "model_0"].index[10:]
+    comps = Comparisons.from_dataframe(df.drop(index=few))
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")
+        fit = debias.PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(comps)
+    matrix = debias.winrate_matrix(fit)
+    assert "model_0" in matrix.attrs["notes"]
+    assert np.isnan(matrix.loc["model_0", "model_0"])
+    assert matrix.loc["model_1", "model_1"] == 50.0

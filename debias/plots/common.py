@@ -20,14 +20,12 @@ from debias.errors import InputError, ParameterError
 __all__ = [
     "GREY",
     "OKABE_ITO",
-    "SEPARATION_THRESHOLD",
     "SMALL",
     "Z95",
     "binned_means",
     "check_fit",
     "check_mediator",
     "fit_models",
-    "is_separated",
     "mediator_label",
     "new_axes",
     "pick_spread",
@@ -52,8 +50,6 @@ GREY = "#7F7F7F"
 SMALL = 8  # smallest font size used (points)
 Z95 = 1.959963984540054
 _UNITS = {"length": "characters", "words": "words"}
-#: |coefficient| above which a fit counts as (nearly) separated, as in the solver's warning.
-SEPARATION_THRESHOLD = 15.0
 
 
 def new_axes(ax, figsize=(6.4, 4.4)):
@@ -156,11 +152,6 @@ def signed(value: float, digits: int = 1) -> str:
     if float(text) == 0:
         return f"{0:.{digits}f}"
     return text.replace("-", "−")
-
-
-def is_separated(res) -> bool:
-    """A model fit that did not converge or has a coefficient beyond the threshold."""
-    return (not res.converged) or bool(np.any(np.abs(res.params.to_numpy()) > SEPARATION_THRESHOLD))
 
 
 def tick_fontsize(n: int) -> float:

@@ -35,13 +35,13 @@ from debias.plots.common import (
     check_fit,
     check_mediator,
     fit_models,
-    is_separated,
     mediator_label,
     new_axes,
     pick_spread,
     short_name,
     tick_fontsize,
 )
+from debias.separation import is_nearly_separated
 
 __all__ = ["coefficient_forest", "length_effect"]
 
@@ -88,7 +88,7 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
     check_mediator(fit, mediator)
     chosen = fit_models(fit, models)
     if models is None:
-        usable = [m for m in chosen if not is_separated(fit.results_[m])]
+        usable = [m for m in chosen if not is_nearly_separated(fit.results_[m])]
         chosen = pick_spread(fit, usable or chosen, mediator)
     fig, ax = new_axes(ax, figsize=(7.4, 4.6))
     meds = sorted(fit.spec_.mediators)
@@ -214,7 +214,10 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
         else:
             ci = res.conf_int(1 - level).loc[term]
             lo, hi = ci["lower"], ci["upper"]
-        rows.append((m, est, lo, hi, is_separated(res)))
+        unsupported = res.support_problem() is not None
+        if unsupported:  # too few judgments or wins: no interval, drawn like a separated fit
+            lo = hi = np.nan
+        rows.append((m, est, lo, hi, is_nearly_separated(res) or unsupported))
     df = pd.DataFrame(rows, columns=["model", "est", "lo", "hi", "separated"])
     df = df.sort_values("est")
     n = len(df)

@@ -22,9 +22,10 @@ from debias.errors import InputError
 from debias.mediators import get_mediator
 from debias.reports.audit.fitting import mediator_term
 from debias.reports.audit.naming import controlled_adjective, controls_phrase
-from debias.reports.audit.stats import LARGE_SHIFT, SEPARATION_THRESHOLD
+from debias.reports.audit.stats import LARGE_SHIFT
 from debias.reports.audit.wording import format_p, format_range
 from debias.reports.degenerate import IDENTICAL_SHARE, INJECTION_SHARE, SIMILARITY
+from debias.separation import NEAR_SEPARATION
 
 if TYPE_CHECKING:
     from debias.glm import PreferenceGLM
@@ -161,7 +162,7 @@ class AuditReport:
             "influence functions averaged over models (the models share instructions, so their "
             "slopes are correlated). Null hypothesis: the judge is indifferent to the mediator "
             "(slope 0). Models with a separated fit (|coefficient| > "
-            f"{SEPARATION_THRESHOLD:g} or no convergence) are left out: "
+            f"{NEAR_SEPARATION:g} or no convergence) are left out: "
             f"{', '.join(i['excluded']) or 'none'}.",
             "Length effect: for each model, the average predicted P(model preferred) over its "
             "instructions with every answer twice as long as the baseline's, minus the same with "

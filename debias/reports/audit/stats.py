@@ -28,17 +28,16 @@ from debias.errors import ParameterError
 from debias.glm import PreferenceGLM
 from debias.reports.audit.fitting import RATIO_MEDIATORS
 from debias.results import cluster_se, critical_value
+from debias.separation import is_nearly_separated
 from debias.two_stage import coefficient_influence
 
 __all__ = [
     "LARGE_SHIFT",
-    "SEPARATION_THRESHOLD",
     "average_influence",
     "average_with_influence",
     "effect_spec",
     "exclusion_reason",
     "fit_influence",
-    "is_separated",
     "per_model_table",
     "pool_models",
     "pooled_effect",
@@ -50,13 +49,6 @@ __all__ = [
 
 #: |corrected − raw| (points) above which the audit warns.
 LARGE_SHIFT = 10.0
-#: |coefficient| above which a model's fit counts as (nearly) separated and is left
-#: out of the pooled effects (the solver warns from the same threshold).
-SEPARATION_THRESHOLD = 15.0
-
-
-def is_separated(res) -> bool:
-    return (not res.converged) or bool(np.any(np.abs(res.params.to_numpy()) > SEPARATION_THRESHOLD))
 
 
 def pool_models(fit: PreferenceGLM, term: str | None, models=None) -> tuple[list[str], list[str]]:
@@ -65,7 +57,7 @@ def pool_models(fit: PreferenceGLM, term: str | None, models=None) -> tuple[list
     keep, out = [], []
     for m in names:
         res = fit.results_[m]
-        bad = is_separated(res) or support_problem(res) is not None
+        bad = is_nearly_separated(res) or support_problem(res) is not None
         if term is not None and res.fixed.size:
             bad |= bool(res.fixed[list(res.params.index).index(term)])
         (out if bad else keep).append(m)
@@ -101,7 +93,11 @@ def exclusion_reason(res) -> str:
     problem = support_problem(res)
     if problem is not None:
         return problem
-    return "separated or not converged" if is_separated(res) else "a mediator term not identified"
+    return (
+        "separated or not converged"
+        if is_nearly_separated(res)
+        else "a mediator term not identified"
+    )
 
 
 def support_problem(res) -> str | None:
@@ -147,7 +143,7 @@ def pooled_slope(
     :meth:`ModelResults.influence`, plus the estimation of a fitted difficulty);
     its variance is the sum of squares over instructions × G/(G−1) (G
     instructions). Models whose fit is separated (a coefficient beyond
-    ``SEPARATION_THRESHOLD`` or no convergence) or whose ``term`` is unidentified
+    ``NEAR_SEPARATION`` or no convergence) or whose ``term`` is unidentified
     are left out and listed in ``excluded``.
 
     Parameters
@@ -319,6 +315,6 @@ def per_model_table(fit, comparisons, mediators, terms, effects, level, influenc
                 p,
             )
             row[f"{med}_effect"] = float(effects[med]["per_model"].get(m, np.nan))
-        row["separated"] = is_separated(res)
+        row["separated"] = is_nearly_separated(res)
         rows.append(row)
     return pd.DataFrame(rows)
