@@ -27,7 +27,7 @@ from joblib import Parallel, delayed
 from scipy import stats
 
 from debias.counterfactual import avg_predictions
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
 ARMS = {

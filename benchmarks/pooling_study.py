@@ -1,7 +1,7 @@
 """Does partial pooling of the slopes bias honest models, and do its intervals cover?
 
 The default without the baseline's variants pools every model's slopes across the judge's
-models (:mod:`debias.pooling`). On simulated judges with known controlled win rates this
+models (:mod:`debias.model.pooling`). On simulated judges with known controlled win rates this
 compares the pooled default (``length_controlled_v1``, no variants) with the unpooled fit
 (``length_controlled_noreg``), both with the sandwich interval, in two scenarios:
 
@@ -33,7 +33,7 @@ from scipy import stats
 
 from debias.counterfactual import avg_predictions
 from debias.data import Comparisons
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
 ARMS = {"pooled (default)": {}, "unpooled (noreg)": {"preset": "length_controlled_noreg"}}

@@ -73,7 +73,7 @@ def _leaderboard_row(comps, model: str) -> dict:
     leaderboard does (``PreferenceGLM()`` with its defaults, then ``avg_predictions`` with
     ``se="sandwich"``, level 0.95) without the columns this study does not read (4x faster)."""
     from debias.counterfactual import avg_predictions
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
 
     fit = PreferenceGLM().fit(comps)
     lc = avg_predictions(fit, models=[model]).set_index("model").loc[model]

@@ -1,6 +1,6 @@
 """Stage 1 (the joint difficulty fit) against the number of prompts: before and after.
 
-Times :func:`debias.difficulty.fit_joint` on simulated judgments (20 models, a strength
+Times :func:`debias.model.difficulty.fit_joint` on simulated judgments (20 models, a strength
 and a length slope per model, one difficulty per prompt, soft labels) at 805, 1,600 and
 3,200 prompts, for today's code and for the code before the fit eliminated the γ block
 (commit ``eb0cddf``, loaded with ``git show``: the model blocks were eliminated, an
@@ -62,17 +62,17 @@ def load_before(module: str = "difficulty"):
 @contextlib.contextmanager
 def old_solvers():
     """Stage 1 and the two-stage γ influence of commit BEFORE, patched in for a while."""
-    import debias.difficulty
-    import debias.two_stage
+    import debias.inference.two_stage
+    import debias.model.difficulty
 
-    saved = debias.difficulty._fit_joint, debias.two_stage._gamma_influence
-    debias.difficulty._fit_joint = load_before("difficulty")._fit_joint
+    saved = debias.model.difficulty._fit_joint, debias.inference.two_stage._gamma_influence
+    debias.model.difficulty._fit_joint = load_before("difficulty")._fit_joint
     old_gamma = load_before("two_stage")._gamma_influence  # returned Zg alone (I x I solve)
-    debias.two_stage._gamma_influence = lambda *args: (old_gamma(*args), None)
+    debias.inference.two_stage._gamma_influence = lambda *args: (old_gamma(*args), None)
     try:
         yield
     finally:
-        debias.difficulty._fit_joint, debias.two_stage._gamma_influence = saved
+        debias.model.difficulty._fit_joint, debias.inference.two_stage._gamma_influence = saved
 
 
 def pipeline(n_models: int, sizes, repeat: int) -> dict[str, list[float]]:
@@ -80,7 +80,7 @@ def pipeline(n_models: int, sizes, repeat: int) -> dict[str, list[float]]:
     on the first I prompts of one simulation, before and after."""
     from debias import Comparisons
     from debias.counterfactual import avg_predictions
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
     from debias.simulate import simulate as simulate_judge
 
     sim = simulate_judge(n_models=n_models, n_instructions=max(sizes), seed=0)
@@ -148,7 +148,7 @@ def main(argv=None) -> None:
     )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from debias.difficulty import _fit_joint as after
+    from debias.model.difficulty import _fit_joint as after
 
     before = load_before("difficulty")._fit_joint
     sizes = args.sizes

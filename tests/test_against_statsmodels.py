@@ -19,8 +19,8 @@ import statsmodels.api as sm
 from scipy.linalg import block_diag as scipy_block_diag
 from scipy.special import expit
 
-from debias.difficulty import Difficulty, fit_joint
-from debias.glm import PreferenceGLM
+from debias.model.difficulty import Difficulty, fit_joint
+from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
 TOL = 1e-8
@@ -127,7 +127,7 @@ class _Fit:  # what _gamma_influence reads of a fit: the reference instruction
 def test_two_stage_gamma_influence_equals_a_dense_solve(G, k, n_instr, lam):
     """γ's influence, the γ part of A11⁻¹ [U1_b; 0], by the Schur/Woodbury solve (instructions
     outnumber the model coefficients) or the I × I solve, against the whole system solved."""
-    from debias.two_stage import _gamma_influence
+    from debias.inference.two_stage import _gamma_influence
 
     rng = np.random.default_rng(G * n_instr)
     C = rng.random((G, k, n_instr))

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from debias.difficulty import Difficulty
-from debias.glm import PreferenceGLM
 from debias.io import read_leaderboard
+from debias.model.difficulty import Difficulty
+from debias.model.glm import PreferenceGLM
 from debias.reports.leaderboard import leaderboard
 
 pytestmark = pytest.mark.alpaca_eval

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from debias.counterfactual import comparisons, ratio
 from debias.data import Comparisons
 from debias.errors import FitWarning, InputError, ParameterError
+from debias.inference.two_stage import coefficient_influence
 from debias.reports.audit import (
     AuditReport,
     audit,
@@ -28,7 +29,6 @@ from debias.reports.audit import (
     run_audit,
 )
 from debias.simulate import simulate, write_alpaca_eval_tree
-from debias.two_stage import coefficient_influence
 
 MEDIATOR_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "effect"}
 EFFECT_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "description", "unit"}

@@ -11,8 +11,8 @@ import pytest
 
 from debias.cli import main
 from debias.counterfactual import avg_predictions, ratio, winrate_matrix
-from debias.formula import PRESETS
 from debias.io import read_alpaca_eval
+from debias.model.formula import PRESETS
 from debias.reports.leaderboard import leaderboard
 
 TREE = Path(__file__).resolve().parents[1] / "fixtures" / "alpaca_eval_sim"

@@ -28,15 +28,15 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from debias.compat import (
+from debias.errors import FitWarning, InputError, ParameterError
+from debias.io import read_alpaca_eval
+from debias.model.glm import PreferenceGLM
+from debias.model.solvers.alpaca_eval import (
     REFERENCE_FILES,
     group_kfold,
     numpy1_argsort,
     reference_inputs,
 )
-from debias.errors import FitWarning, InputError, ParameterError
-from debias.glm import PreferenceGLM
-from debias.io import read_alpaca_eval
 from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate, write_alpaca_eval_tree
 
@@ -416,7 +416,7 @@ def test_reference_inputs_offline_is_one_clear_line(tmp_path):
 
 
 def test_leaderboard_reference_inputs_download_uses_the_hub_files(nan_tree, monkeypatch):
-    import debias.compat
+    import debias.model.solvers.alpaca_eval
 
     derived = nan_tree / "derived"
     fake = {
@@ -425,7 +425,9 @@ def test_leaderboard_reference_inputs_download_uses_the_hub_files(nan_tree, monk
     }
     calls = []
     monkeypatch.setattr(
-        debias.compat, "reference_inputs", lambda **kw: calls.append(kw) or dict(fake)
+        debias.model.solvers.alpaca_eval,
+        "reference_inputs",
+        lambda **kw: calls.append(kw) or dict(fake),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

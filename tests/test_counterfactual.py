@@ -20,7 +20,7 @@ from debias.counterfactual import (
     winrate_matrix,
 )
 from debias.errors import ParameterError
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -217,7 +217,7 @@ def test_se_methods(fit):
 
 
 def test_bootstrap_is_seeded_and_independent_of_jobs(fit):
-    from debias.inference import bootstrap
+    from debias.inference.bootstrap import bootstrap
 
     a = bootstrap(fit, n_boot=20, seed=3)
     b = bootstrap(fit, n_boot=20, seed=3, n_jobs=2)

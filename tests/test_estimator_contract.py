@@ -16,7 +16,7 @@ from sklearn.base import clone
 from debias.counterfactual import avg_predictions, predictions, ratio, winrate, winrate_matrix
 from debias.data import Comparisons
 from debias.errors import ParameterError
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
 from debias.reports.leaderboard import leaderboard
 from debias.simulate import simulate
 

@@ -12,12 +12,12 @@ import numpy as np
 import patsy
 import pytest
 
-from debias import formula as formula_module
 from debias.errors import FormulaError
-from debias.formula import PRESETS, Design, FormulaSpec, model_frame, resolve_formula
-from debias.formula_check import SafeEnvironment, check_term
-from debias.glm import PreferenceGLM
 from debias.mediators import available_mediators, register_mediator, unregister_mediator
+from debias.model import formula as formula_module
+from debias.model.formula import PRESETS, Design, FormulaSpec, model_frame, resolve_formula
+from debias.model.formula_check import SafeEnvironment, check_term
+from debias.model.glm import PreferenceGLM
 from debias.reports.audit import audit_formula
 from debias.simulate import simulate
 

@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from debias import Comparisons
 from debias.counterfactual import avg_predictions
 from debias.errors import DataWarning, FormulaError, InputError, ParameterError
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
 
@@ -141,7 +141,7 @@ def test_stage1_keyed_by_instruction_not_position(sim):
 
 
 def test_difficulty_roundtrip_both_layouts(sim, tmp_path):
-    from debias.difficulty import Difficulty
+    from debias.model.difficulty import Difficulty
 
     fit = _fit(sim.comparisons, preset="length_controlled_noreg")
     d = fit.difficulty_

@@ -22,9 +22,9 @@ import pytest
 from debias import Comparisons
 from debias.counterfactual import avg_predictions, comparisons, predictions
 from debias.errors import DataWarning, FitWarning
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
+from debias.model.results import MIN_JUDGMENTS_PER_COEFFICIENT
 from debias.reports.leaderboard import leaderboard
-from debias.results import MIN_JUDGMENTS_PER_COEFFICIENT
 from debias.simulate import simulate
 
 LENGTH = "tanh(scaled(length))"

@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from debias.difficulty import Difficulty
 from debias.errors import DataWarning, DebiasError, InputError
 from debias.io import download_alpaca_eval, read_alpaca_eval, read_judgments
 from debias.io.regularization import read_regularization
+from debias.model.difficulty import Difficulty
 
 QUESTIONS = [f"Question {i}: what is {i} times {i}?" for i in range(6)]
 ORDER = QUESTIONS  # the evaluation set's order for positional side files
@@ -416,7 +416,7 @@ def test_default_cap_and_bomb_fails_fast(tmp_path, monkeypatch):
 
 
 def test_df_gamed_dataframe_is_checked_in_the_fit():
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
     from debias.simulate import simulate
 
     sim = simulate(n_models=3, n_instructions=40, seed=1)

@@ -18,10 +18,11 @@ from scipy.special import expit
 from debias.counterfactual import avg_predictions
 from debias.data import Comparisons
 from debias.errors import DataWarning, ParameterError
-from debias.glm import PreferenceGLM
-from debias.pooling import leave_one_out, random_effects
+from debias.model.glm import PreferenceGLM
+from debias.model.pooling import leave_one_out, random_effects
+from debias.model.solvers.cvxpy import fit_cvxpy
+from debias.model.solvers.newton import Problem, fit_newton
 from debias.simulate import simulate
-from debias.solvers import Problem, fit_cvxpy, fit_newton
 
 
 def _reml_by_optimiser(est, se):

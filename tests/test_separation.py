@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from debias.separation import separating_direction
+from debias.model.separation import separating_direction
 
 
 def _statsmodels_says_separated(X, y) -> bool:

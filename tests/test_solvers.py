@@ -8,7 +8,8 @@ import statsmodels.api as sm
 from scipy.special import expit
 
 from debias.errors import FitWarning, ParameterError
-from debias.solvers import Problem, fit_cvxpy, fit_newton
+from debias.model.solvers.cvxpy import fit_cvxpy
+from debias.model.solvers.newton import Problem, fit_newton
 
 
 def _batch(seed=0, G=4, n=600, k=3, shared=True):

@@ -18,7 +18,7 @@ from debias.counterfactual import (
     winrate_matrix,
     winrate_pairs,
 )
-from debias.glm import PreferenceGLM
+from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
 MINIMAL = dict(preset="length_controlled_minimal", difficulty="none")

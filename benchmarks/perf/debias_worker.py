@@ -55,8 +55,8 @@ def cmd_fitting(args) -> dict:
     import pandas as pd
 
     from debias.counterfactual import avg_predictions
-    from debias.glm import PreferenceGLM
     from debias.io import read_alpaca_eval
+    from debias.model.glm import PreferenceGLM
 
     difficulty, gamed = _derived(args)
     comps = read_alpaca_eval(_data(args), judge=JUDGE)
@@ -125,8 +125,8 @@ def cmd_breakdown(args) -> dict:
     import importlib
 
     import debias.counterfactual
-    import debias.glm as glm
     import debias.io
+    import debias.model.glm as glm
 
     lb = importlib.import_module(
         "debias.reports.leaderboard"
@@ -202,9 +202,9 @@ def cmd_breakdown(args) -> dict:
 
 # --------------------------------------------------------------------------- stage 1
 def cmd_stage1(args) -> dict:
-    import debias.glm as glm
-    from debias.glm import PreferenceGLM
+    import debias.model.glm as glm
     from debias.io import read_alpaca_eval
+    from debias.model.glm import PreferenceGLM
 
     difficulty, _ = _derived(args)
     comps = read_alpaca_eval(_data(args), judge=JUDGE)
@@ -266,8 +266,8 @@ def cmd_bootstrap(args) -> dict:
     import pandas as pd
 
     from debias.counterfactual import avg_predictions
-    from debias.glm import PreferenceGLM
     from debias.io import read_alpaca_eval
+    from debias.model.glm import PreferenceGLM
 
     difficulty, gamed = _derived(args)
     comps = read_alpaca_eval(_data(args), judge=JUDGE)
@@ -321,7 +321,7 @@ def cmd_scaling(args) -> dict:
 
     from debias import Comparisons
     from debias.counterfactual import avg_predictions
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
 
     rss0 = rss_kb()
     t, c = time.perf_counter(), time.process_time()

@@ -31,20 +31,20 @@ from perf.debias_worker import JUDGE, SCALING_FORMULA, _Clock, _release_arrow_po
 # (module, attribute path, label); the first existing ones are wrapped
 STAGES = [
     ("debias.data", "Comparisons.require_fixed_baseline", "require_fixed_baseline"),
-    ("debias.glm", "PreferenceGLM._regularization_rows", "regularization rows"),
-    ("debias.glm", "_mediators.compute_mediators", "compute_mediators"),
-    ("debias.glm", "PreferenceGLM._difficulty", "difficulty (load/join)"),
-    ("debias.glm", "PreferenceGLM._fit_difficulty", "stage 1 (rest)"),
-    ("debias.glm", "fit_joint", "stage 1 fit_joint"),
-    ("debias.glm", "model_frame", "model_frame"),
-    ("debias.formula", "Design.__init__", "Design.__init__ (patsy)"),
-    ("debias.formula", "Design.matrix", "Design.matrix"),
-    ("debias.glm", "PreferenceGLM._stage2", "stage 2 Newton"),
-    ("debias.glm", "PreferenceGLM.fit", "fit() rest"),
+    ("debias.model.glm", "PreferenceGLM._regularization_rows", "regularization rows"),
+    ("debias.model.glm", "_mediators.compute_mediators", "compute_mediators"),
+    ("debias.model.glm", "PreferenceGLM._difficulty", "difficulty (load/join)"),
+    ("debias.model.glm", "PreferenceGLM._fit_difficulty", "stage 1 (rest)"),
+    ("debias.model.glm", "fit_joint", "stage 1 fit_joint"),
+    ("debias.model.glm", "model_frame", "model_frame"),
+    ("debias.model.formula", "Design.__init__", "Design.__init__ (patsy)"),
+    ("debias.model.formula", "Design.matrix", "Design.matrix"),
+    ("debias.model.glm", "PreferenceGLM._stage2", "stage 2 Newton"),
+    ("debias.model.glm", "PreferenceGLM.fit", "fit() rest"),
     ("debias.counterfactual", "apply_at", "apply_at"),
     ("debias.counterfactual", "counterfactual_designs", "counterfactual_designs"),
-    ("debias.two_stage", "coefficient_influence", "two-stage influence"),
-    ("debias.results", "ModelResults.naive_influence", "naive influence"),
+    ("debias.inference.two_stage", "coefficient_influence", "two-stage influence"),
+    ("debias.model.results", "ModelResults.naive_influence", "naive influence"),
     ("debias.counterfactual", "average_with_influence", "average_with_influence rest"),
     ("debias.counterfactual", "avg_predictions", "avg_predictions rest"),
 ]
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     import pandas as pd
 
     from debias.counterfactual import avg_predictions
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
 
     if args.cmd == "fitting":
         if not args.data:

@@ -103,7 +103,7 @@ class Mediator:
 _REGISTRY: dict[str, Mediator] = {}
 _RESERVED_SUFFIXES = ("_model", "_baseline")
 _TRANSFORM_NAMES = tuple(TRANSFORMS)
-# names that formulas give another meaning (debias.formula): data columns and functions
+# names that formulas give another meaning (debias.model.formula): data columns and functions
 _FORMULA_NAMES = (
     "difficulty",
     "strength",
@@ -129,7 +129,7 @@ def _check_name(name: object) -> str:
             "identifiers (letters, digits and underscores, not starting with a digit, not a "
             "keyword), e.g. 'emoji_count'."
         )
-    from debias.formula_check import RESERVED_NAMES  # the formula allow-list (imports us)
+    from debias.model.formula_check import RESERVED_NAMES  # the formula allow-list (imports us)
 
     reserved = (*_TRANSFORM_NAMES, *_FORMULA_NAMES, *sorted(RESERVED_NAMES - set(_FORMULA_NAMES)))
     if name in reserved:

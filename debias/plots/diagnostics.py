@@ -5,7 +5,7 @@ Examples
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> from debias.simulate import simulate
->>> from debias.glm import PreferenceGLM
+>>> from debias.model.glm import PreferenceGLM
 >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
 >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
 >>> calibration(fit).axes[0].get_xlabel()
@@ -53,7 +53,7 @@ def calibration(fit, n_bins: int = 10, ax=None):
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
+    >>> from debias.model.glm import PreferenceGLM
     >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
     >>> calibration(fit, n_bins=5).axes[0].get_ylabel()
@@ -116,7 +116,7 @@ def residuals(fit, mediator: str | None = None, n_bins: int = 10, ax=None):
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
+    >>> from debias.model.glm import PreferenceGLM
     >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
     >>> fig = residuals(fit)

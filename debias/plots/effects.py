@@ -9,7 +9,7 @@ Examples
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> from debias.simulate import simulate
->>> from debias.glm import PreferenceGLM
+>>> from debias.model.glm import PreferenceGLM
 >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
 >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
 >>> len(coefficient_forest(fit).axes[0].get_yticklabels())
@@ -26,6 +26,7 @@ from scipy import stats
 
 from debias.counterfactual import apply_at
 from debias.errors import ParameterError
+from debias.model.separation import is_nearly_separated
 from debias.plots.common import (
     GREY,
     OKABE_ITO,
@@ -41,7 +42,6 @@ from debias.plots.common import (
     short_name,
     tick_fontsize,
 )
-from debias.separation import is_nearly_separated
 
 __all__ = ["coefficient_forest", "length_effect"]
 
@@ -77,7 +77,7 @@ def length_effect(fit, models=None, mediator: str = "length", n_bins: int = 10, 
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
+    >>> from debias.model.glm import PreferenceGLM
     >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
     >>> fig = length_effect(fit, n_bins=5)
@@ -193,7 +193,7 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
+    >>> from debias.model.glm import PreferenceGLM
     >>> sim = simulate(n_models=3, n_instructions=120, seed=0)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
     >>> len(coefficient_forest(fit).axes[0].get_yticklabels())

@@ -49,7 +49,7 @@ def _table_controls(table: pd.DataFrame, controls) -> list[str]:
     formula = table.attrs.get("formula")
     if formula:
         from debias.errors import DebiasError
-        from debias.formula import resolve_formula
+        from debias.model.formula import resolve_formula
 
         try:
             return list(resolve_formula(formula).mediators) or ["length"]

@@ -10,8 +10,8 @@ import pandas as pd
 from debias.counterfactual import avg_predictions
 from debias.data import Comparisons
 from debias.errors import ParameterError, check_param
-from debias.glm import PreferenceGLM
-from debias.params import GLM_CONSTRAINTS, INFERENCE_CONSTRAINTS, validate
+from debias.model.glm import PreferenceGLM
+from debias.model.params import GLM_CONSTRAINTS, INFERENCE_CONSTRAINTS, validate
 from debias.reports.degenerate import flag_models
 
 COLUMNS = (
@@ -151,7 +151,7 @@ def leaderboard(
     preset, formula : str, optional
         The model (default preset ``length_controlled_v1``).
     difficulty : {"fit", "none"} or path or Difficulty
-        Instruction difficulty (see :class:`~debias.glm.PreferenceGLM`).
+        Instruction difficulty (see :class:`~debias.model.glm.PreferenceGLM`).
     regularize : path or Comparisons or DataFrame, optional
         The baseline's variants judged against the baseline (annotation files or a
         ``df_gamed`` CSV). Default: ``<baseline>_verbose``/``_concise`` if present.
@@ -165,11 +165,11 @@ def leaderboard(
     compat_folds : {"sklearn-1.4", "current"}, optional
         With ``compat``: whose GroupKFold fold assignment picks C (default
         "sklearn-1.4", the stack of the published numbers; "current" equals
-        alpaca-eval 0.6.6 installed today). See :class:`~debias.glm.PreferenceGLM`.
+        alpaca-eval 0.6.6 installed today). See :class:`~debias.model.glm.PreferenceGLM`.
     reference_inputs : {None, "download"}
         With ``compat``: "download" uses the reference's own ``instruction_difficulty.csv``
         and ``df_gamed.csv`` (fetched once from its hub, then cached; see
-        :func:`debias.compat.reference_inputs`) wherever ``difficulty`` is "fit" and
+        :func:`debias.model.solvers.alpaca_eval.reference_inputs`) wherever ``difficulty`` is "fit" and
         ``regularize`` is None.
     difficulty_join : {"instruction", "position"}, optional
         Default "instruction" ("position" with ``compat="alpaca_eval"``): "position"
@@ -180,7 +180,7 @@ def leaderboard(
     level : float
         Confidence level of ``lc_ci_low, lc_ci_high``.
     return_fit : bool
-        Also return the fitted :class:`~debias.glm.PreferenceGLM`.
+        Also return the fitted :class:`~debias.model.glm.PreferenceGLM`.
 
     Returns
     -------
@@ -196,7 +196,7 @@ def leaderboard(
         a mediator without variation), the interval is NaN when the method has none (an
         L1-penalised or bounded fit; the baseline, 50 by definition), and ``lc_note``
         says why ('' when all is well). See
-        :meth:`debias.results.ModelResults.support_problem`.
+        :meth:`debias.model.results.ModelResults.support_problem`.
 
     Examples
     --------
@@ -227,7 +227,7 @@ def leaderboard(
     if judge is None and len(comps.judges) > 1:
         comps.require_fixed_baseline()  # raises the explanatory error
     if reference_inputs == "download":
-        from debias.compat import reference_inputs as _fetch_reference_inputs
+        from debias.model.solvers.alpaca_eval import reference_inputs as _fetch_reference_inputs
 
         hub = _fetch_reference_inputs(download=True)
         difficulty = (

@@ -48,7 +48,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from debias.errors import ParameterError
-from debias.results import cluster_factor
+from debias.inference.cluster import cluster_factor
 
 __all__ = ["binned_residual_test", "model_checks", "opposite_slopes"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from debias.data import Comparisons
 from debias.errors import InputError, ParameterError
-from debias.formula import resolve_formula
-from debias.glm import PreferenceGLM
 from debias.mediators import available_mediators
+from debias.model.formula import resolve_formula
+from debias.model.glm import PreferenceGLM
 
 __all__ = [
     "MEDIATOR_TERMS",

@@ -20,15 +20,15 @@ import pandas as pd
 
 from debias.errors import InputError
 from debias.mediators import get_mediator
+from debias.model.separation import NEAR_SEPARATION
 from debias.reports.audit.fitting import mediator_term
 from debias.reports.audit.naming import controlled_adjective, controls_phrase
 from debias.reports.audit.stats import LARGE_SHIFT
 from debias.reports.audit.wording import format_p, format_range
 from debias.reports.degenerate import IDENTICAL_SHARE, INJECTION_SHARE, SIMILARITY
-from debias.separation import NEAR_SEPARATION
 
 if TYPE_CHECKING:
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
 
 __all__ = ["AuditReport", "check_audit_dir", "is_audit_output"]
 

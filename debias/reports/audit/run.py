@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from debias.data import Comparisons
 from debias.errors import DataWarning, FitWarning, InputError, ParameterError
+from debias.inference.cluster import critical_value
 from debias.reports.audit.checks import model_checks
 from debias.reports.audit.fitting import check_mediators, fit_audit_glm, mediator_term
 from debias.reports.audit.naming import audit_estimands, controlled_adjective
@@ -36,7 +37,6 @@ from debias.reports.audit.stats import (
 )
 from debias.reports.audit.wording import check_sentences, flag_sentences, mediator_sentence
 from debias.reports.degenerate import flag_models
-from debias.results import critical_value
 
 __all__ = ["audit", "run_audit"]
 

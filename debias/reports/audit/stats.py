@@ -25,11 +25,11 @@ from scipy import stats
 from debias.counterfactual import average_with_influence as _average_with_influence
 from debias.counterfactual import ratio
 from debias.errors import ParameterError
-from debias.glm import PreferenceGLM
+from debias.inference.cluster import cluster_se, critical_value
+from debias.inference.two_stage import coefficient_influence
+from debias.model.glm import PreferenceGLM
+from debias.model.separation import is_nearly_separated
 from debias.reports.audit.fitting import RATIO_MEDIATORS
-from debias.results import cluster_se, critical_value
-from debias.separation import is_nearly_separated
-from debias.two_stage import coefficient_influence
 
 __all__ = [
     "LARGE_SHIFT",

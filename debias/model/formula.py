@@ -11,12 +11,12 @@ instruction. Its right-hand side may use
 - the pairwise transforms ``scaled(x)`` (divide by the per-model SD, not centred),
   ``diff_over_sum(a, b)`` (Arena's (a − b)/(a + b + 1), SD-scaled, not centred),
   ``log_ratio(a, b)``, and the numpy functions of
-  :data:`debias.formula_check.NUMPY_FUNCTIONS` (``tanh``, ``log``, ``clip``, ...,
+  :data:`debias.model.formula_check.NUMPY_FUNCTIONS` (``tanh``, ``log``, ``clip``, ...,
   bare or as ``np.tanh``).
 
 A formula is code-like input: every term is checked against that allow-list
 before patsy evaluates anything, and evaluated with no Python builtins
-(:mod:`debias.formula_check`); anything else is a :class:`FormulaError` naming
+(:mod:`debias.model.formula_check`); anything else is a :class:`FormulaError` naming
 the term.
 
 The model's strength is always the first coefficient (``strength``, 1 on the
@@ -45,7 +45,7 @@ import patsy
 
 from debias import mediators as _mediators
 from debias.errors import FormulaError, InputError, ParameterError
-from debias.formula_check import SafeEnvironment, check_formula_text, check_term, functions
+from debias.model.formula_check import SafeEnvironment, check_formula_text, check_term, functions
 
 STRENGTH = "strength"
 DIFFICULTY = "difficulty"
@@ -71,7 +71,7 @@ PRESETS: dict[str, Preset] = {
             "AlpacaEval's LC model: length (tanh of the SD-scaled character difference), "
             "instruction difficulty, strength; regularised toward the baseline's own "
             "verbose/concise variants with weight 0.2 when they are given, else by partial "
-            "pooling of the slopes across the judge's models (debias.pooling).",
+            "pooling of the slopes across the judge's models (debias.model.pooling).",
         ),
         Preset(
             "length_controlled_noreg",

@@ -57,7 +57,7 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import make_scorer
 
 from debias.errors import FitWarning, InputError, ParameterError, check_param
-from debias.formula import DIFFICULTY, STRENGTH
+from debias.model.formula import DIFFICULTY, STRENGTH
 
 _SKLEARN_18 = tuple(int(p) for p in sklearn.__version__.split(".")[:2]) >= (1, 8)
 

@@ -7,7 +7,7 @@ with 8 models × 805 instructions the naive pooled length test rejected a true n
 27% of the time. The two stages are stacked estimating equations here, so instruction
 x's influence on model m's coefficients is ``H_m^-1 [U2_mx - A21_m A11^-1 U1_x]``
 (see :func:`coefficient_influence`); its cross-products are cluster-robust
-covariances, also across models. :class:`~debias.results.ModelResults` uses it
+covariances, also across models. :class:`~debias.model.results.ModelResults` uses it
 automatically (``influence()``, ``bse``, and every sandwich interval built on them).
 """
 
@@ -136,7 +136,7 @@ def _gamma_influence(A_blocks, A_bg, D, U1, instr, fit, lam):
     instructions outnumber the model coefficients S is a diagonal minus a low-rank
     term and Woodbury gives ``-D^-1 C' K^-1 A^-1 U1_b`` with
     ``K = I - A^-1 C D^-1 C'`` (G·k × G·k): no I × I solve, as in stage 1
-    (:class:`debias.difficulty._NewtonSystem`). Otherwise S is solved directly.
+    (:class:`debias.model.difficulty._NewtonSystem`). Otherwise S is solved directly.
 
     Returns ``(Zg, low_rank)``: ``low_rank`` is ``(free, left, right)`` with
     ``Zg[free] = left @ right`` (rank G·k; its other rows are 0), or None.

@@ -24,9 +24,9 @@ few, nearly separated judgments is pulled toward the judge's. The strength (the
 estimand) is never pooled.
 
 Inference. The penalised fit solves penalised estimating equations; its sandwich uses
-the penalised Hessian as bread (:class:`~debias.results.ModelResults`), with the priors
+the penalised Hessian as bread (:class:`~debias.model.results.ModelResults`), with the priors
 held at their estimates. The cluster bootstrap re-estimates the priors in every
-replicate (:meth:`debias.glm.PreferenceGLM._stage2` runs this whole procedure).
+replicate (:meth:`debias.model.glm.PreferenceGLM._stage2` runs this whole procedure).
 
 Examples
 --------
@@ -50,7 +50,7 @@ import pandas as pd
 from scipy.special import expit
 
 from debias.errors import FitWarning
-from debias.solvers import Problem, fit_newton
+from debias.model.solvers.newton import Problem, fit_newton
 
 MIN_OTHERS = 5
 """Fewest *other* models a model's prior is estimated from: below, no pooling (τ is not estimable)."""
@@ -269,7 +269,7 @@ class PriorInfluence:
     fit : PreferenceGLM
         A fitted estimator with ``pooling_``.
     base : callable, optional
-        The influence provider it extends (:class:`~debias.two_stage.TwoStageInfluence`
+        The influence provider it extends (:class:`~debias.inference.two_stage.TwoStageInfluence`
         when the difficulty was fitted); default: each model's naive influence.
     """
 

@@ -178,7 +178,7 @@ GLM_CONSTRAINTS: dict[str, list] = {
     "difficulty_l2": [NONNEGATIVE],
     "progress": [BOOL],
 }
-"""Constraints of :class:`debias.glm.PreferenceGLM`'s constructor arguments."""
+"""Constraints of :class:`debias.model.glm.PreferenceGLM`'s constructor arguments."""
 
 INFERENCE_CONSTRAINTS: dict[str, list] = {
     "se": [Options(("sem", "sandwich", "bootstrap"))],

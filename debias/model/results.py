@@ -36,54 +36,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtri, stdtr, stdtrit
+from scipy.special import expit, stdtr
 
-from debias.errors import FitWarning, ParameterError, check_param
-from debias.formula import Design
-from debias.separation import separating_direction
-
-
-def cluster_factor(n_clusters: int) -> float:
-    """The small-sample factor G/(G-1) of a cluster-robust variance (1 for one cluster)."""
-    return n_clusters / (n_clusters - 1) if n_clusters > 1 else 1.0
-
-
-def cluster_se(influence) -> float:
-    """Cluster-robust standard error from per-cluster influences (one value per cluster).
-
-    Examples
-    --------
-    >>> round(cluster_se(np.array([1.0, -1.0])), 4)
-    2.0
-    """
-    values = np.asarray(influence, dtype=float)
-    return float(np.sqrt(np.sum(values**2) * cluster_factor(len(values))))
-
-
-def critical_value(level: float, df: float | None = None) -> float:
-    """Two-sided critical value for a confidence ``level`` in (0, 1).
-
-    Normal when ``df`` is None; Student's t with ``df`` degrees of freedom otherwise
-    (the small-sample choice for a cluster-robust variance with G clusters: ``df = G - 1``;
-    NaN when ``df < 1``: no interval from one cluster).
-
-    Examples
-    --------
-    >>> round(critical_value(0.95), 3)
-    1.96
-    >>> round(critical_value(0.95, df=9), 3)
-    2.262
-    """
-    check_param(
-        "level",
-        level,
-        "a float in (0, 1)",
-        isinstance(level, (float, int)) and not isinstance(level, bool) and 0 < level < 1,
-    )
-    if df is None:
-        return float(ndtri(0.5 + level / 2))
-    return float(stdtrit(df, 0.5 + level / 2)) if df >= 1 else float("nan")
-
+from debias.errors import FitWarning, ParameterError
+from debias.inference.cluster import cluster_factor, critical_value, sum_by_code
+from debias.model.formula import Design
+from debias.model.separation import separating_direction
+from debias.model.summary import Summary, summarize
 
 MIN_JUDGMENTS_PER_COEFFICIENT = 10
 """Fewer judgments than this per coefficient of the formula (3 in the default: strength,
@@ -107,18 +66,10 @@ model's full-data LC in at least 90% of draws (module docstring of the benchmark
 SEPARATION_LOGIT = 36.0
 """A fitted |log-odds| above this (probability within 2e-16 of 0 or 1, where double
 precision no longer tells it from 0 or 1) is taken as separation even when the
-linear-programming check (:mod:`debias.separation`) finds no separating direction."""
+linear-programming check (:mod:`debias.model.separation`) finds no separating direction."""
 
 SEPARATION_CONDITION = 1e6
 """A condition number of the model's own information matrix above this: near-singular."""
-
-
-def sum_by_code(values: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
-    """Sum rows of ``values`` (1-D or 2-D) that share a code in ``range(n)``."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        return np.bincount(codes, weights=values, minlength=n)
-    return np.column_stack([np.bincount(codes, weights=v, minlength=n) for v in values.T])
 
 
 @dataclass
@@ -163,7 +114,7 @@ class ModelResults:
     Examples
     --------
     >>> from debias.simulate import simulate
-    >>> from debias.glm import PreferenceGLM
+    >>> from debias.model.glm import PreferenceGLM
     >>> sim = simulate(n_models=2, n_instructions=100, seed=1)
     >>> fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(sim.comparisons)
     >>> res = fit.results_["model_0"]
@@ -282,7 +233,7 @@ class ModelResults:
             return f"the solver did not converge ({self.status or 'no status'})"
         return None
 
-    def _bootstrap_offer(self) -> str:
+    def bootstrap_offer(self) -> str:
         if self.solver == "alpaca_eval":
             return (
                 "for intervals refit with the default solver and use "
@@ -296,7 +247,7 @@ class ModelResults:
             self._wald_warned = True
             warnings.warn(
                 f"No Wald standard errors, p-values or intervals: {why}. They are NaN; "
-                f"{self._bootstrap_offer()}.",
+                f"{self.bootstrap_offer()}.",
                 FitWarning,
                 stacklevel=3,
             )
@@ -315,7 +266,7 @@ class ModelResults:
         - **no variation** in a column of the model's own design (its slope is not
           identified by the model's data);
         - **separation**: the fit did not converge, or the judgments are separated (the
-          linear-programming check of :func:`debias.separation.separating_direction`: the
+          linear-programming check of :func:`debias.model.separation.separating_direction`: the
           maximum-likelihood estimate does not exist; with a penalty only the strength may
           run off), or a fitted probability is 0 or 1 to double precision (``|log-odds| >``
           :data:`SEPARATION_LOGIT`), or the information matrix is near-singular
@@ -403,7 +354,7 @@ class ModelResults:
         """Per-instruction influence of the coefficients (what every sandwich here is built on).
 
         With a difficulty fitted from the same judgments (``difficulty="fit"``) this
-        includes the estimation of γ (:mod:`debias.two_stage`); otherwise it is
+        includes the estimation of γ (:mod:`debias.inference.two_stage`); otherwise it is
         :meth:`naive_influence`. All NaN (with one :class:`~debias.errors.FitWarning`)
         when Wald inference is not valid for this fit (:attr:`wald_problem`), so no
         sandwich number built on it is printed.
@@ -499,102 +450,12 @@ class ModelResults:
             hi = hi.clip(upper=pd.Series(np.asarray(self.upper, float), index=self.columns))
         return pd.DataFrame({"lower": lo, "upper": hi})
 
-    def _penalty_text(self) -> str:
-        parts = []
-        if self.penalty:
-            parts.append(f"{self.penalty.upper()} on the slopes, alpha={self.alpha:g}")
-        if self.solver == "alpaca_eval":
-            parts.append("L1 on the slopes, strength chosen by cross-validation (the reference)")
-        if self.regularization:
-            parts.append(self.regularization)
-        return "; ".join(parts) if parts else "none"
-
-    def _bounds_text(self) -> str | None:
-        if self.lower is None and self.upper is None:
-            return None
-        lo = np.full(len(self.params), -np.inf) if self.lower is None else self.lower
-        hi = np.full(len(self.params), np.inf) if self.upper is None else self.upper
-        hit = set(self.on_bound())
-        items = [
-            f"{c} in [{a:g}, {b:g}]" + (" (on the bound)" if c in hit else "")
-            for c, a, b in zip(self.columns, lo, hi, strict=True)
-            if np.isfinite(a) or np.isfinite(b)
-        ]
-        return ", ".join(items) if items else None
-
     def summary(self, alpha: float = 0.05) -> Summary:
         """A coefficient table (renders as HTML in a notebook, as text in a terminal).
 
         The header states the solver and its convergence status, the penalty and its
         strength, the bounds and which coefficients sit on one, and how the standard
         errors were computed; where Wald inference is not valid the SE, z, p-value and
-        interval columns are NaN and the header says why.
+        interval columns are NaN and the header says why (:func:`~debias.model.summary.summarize`).
         """
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FitWarning)  # the header says it instead
-            ci = self.conf_int(alpha)
-            bse, z, pv = self.bse, self.tvalues, self.pvalues
-        table = pd.DataFrame(
-            {
-                "coef": self.params,
-                "std err": bse,
-                "t": z,
-                "P>|t|": pv,
-                f"[{alpha / 2:.3g}": ci["lower"],
-                f"{1 - alpha / 2:.3g}]": ci["upper"],
-            }
-        )
-        status = self.status or ("converged" if self.converged else "did not converge")
-        lines = [
-            f"Model: {self.model}   Baseline: {self.baseline}   Judgments: {self.nobs}   "
-            f"Instructions: {self.n_clusters}",
-            f"Solver: {self.solver}   Converged: {self.converged} ({status})",
-            f"Formula: logit P(model preferred) = {' + '.join(self.columns)}",
-            f"Penalty: {self._penalty_text()}",
-        ]
-        bounds = self._bounds_text()
-        if bounds:
-            lines.append(f"Bounds: {bounds}")
-        why = self.wald_problem
-        if why is not None:
-            lines.append(
-                f"No Wald inference: {why}; standard errors, t, p-values and intervals would not "
-                f"be valid (NaN); {self._bootstrap_offer()}."
-            )
-        else:
-            method = "sandwich"
-            if self.two_stage is not None:
-                self.influence()  # resolves whether the stage-1 correction applied
-                method = self.two_stage.method
-            lines.append(
-                f"Standard errors (clustered by instruction): {method}. "
-                f"Intervals and p-values: t with {self.df_resid} df."
-                + (
-                    " Penalised fit: the intervals describe the penalised estimator's spread, "
-                    "not its shrinkage toward the penalty's centre."
-                    if self._penalty_text() != "none"
-                    else ""
-                )
-                + (" Intervals are cut at the bounds." if bounds else "")
-            )
-        problem = self.support_problem()
-        if problem is not None:
-            lines.append(f"Warning: the data cannot support this fit: {problem}.")
-        return Summary("\n".join(lines), table)
-
-
-@dataclass
-class Summary:
-    """A printable summary: a header and a table."""
-
-    header: str
-    table: pd.DataFrame
-
-    def __str__(self) -> str:
-        return f"{self.header}\n{self.table.to_string(float_format=lambda v: f'{v:.4f}')}"
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        head = "<br>".join(self.header.splitlines())
-        return f"<p>{head}</p>{self.table.to_html(float_format=lambda v: f'{v:.4f}')}"
+        return summarize(self, alpha)

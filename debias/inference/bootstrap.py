@@ -24,8 +24,8 @@ from scipy.special import expit
 from tqdm.auto import tqdm
 
 from debias.counterfactual import counterfactual_designs
-from debias.difficulty import fit_joint
 from debias.errors import DebiasWarning, ParameterError, check_param
+from debias.model.difficulty import fit_joint
 
 
 def _replicates(fit, seeds, X0, at_codes, data, stage1=None) -> tuple[np.ndarray, dict]:
@@ -80,7 +80,7 @@ def _one_replicate(fit, s, X0, at_codes, data, stage1) -> np.ndarray:
 
 def _stage1_refit(fit, codes, uniques):
     """What a replicate needs to refit the difficulty, or None when it is held fixed."""
-    from debias.two_stage import _correctable
+    from debias.inference.two_stage import _correctable
 
     if _correctable(fit) is not None:
         return None

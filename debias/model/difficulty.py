@@ -29,7 +29,7 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from debias.errors import FitWarning, InputError
-from debias.solvers import softplus
+from debias.model.solvers.newton import softplus
 
 
 @dataclass(frozen=True)
