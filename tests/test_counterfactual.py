@@ -217,12 +217,16 @@ def test_se_methods(fit):
 
 
 def test_bootstrap_is_seeded_and_independent_of_jobs(fit):
+    from debias.counterfactual import counterfactual_designs
     from debias.inference.bootstrap import bootstrap
 
-    a = bootstrap(fit, n_boot=20, seed=3)
-    b = bootstrap(fit, n_boot=20, seed=3, n_jobs=2)
+    def designs(models):
+        return counterfactual_designs(fit, None, models)
+
+    a = bootstrap(fit, designs, n_boot=20, seed=3)
+    b = bootstrap(fit, designs, n_boot=20, seed=3, n_jobs=2)
     pd.testing.assert_frame_equal(a, b)
-    assert not a.equals(bootstrap(fit, n_boot=20, seed=4))
+    assert not a.equals(bootstrap(fit, designs, n_boot=20, seed=4))
 
 
 def test_elo():

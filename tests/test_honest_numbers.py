@@ -254,7 +254,7 @@ def test_smooth_l2_penalty_keeps_sandwich_and_names_it(sim6):
 
 
 def test_header_does_not_claim_a_refused_two_stage_correction(sim6):
-    """An L2-penalised fit with a fitted difficulty: two_stage._correctable refuses the
+    """An L2-penalised fit with a fitted difficulty: two_stage.correctable refuses the
     correction, and the header must not say the difficulty's estimation is included."""
     glm = PreferenceGLM(preset="length_controlled_noreg", penalty="l2", alpha=1.0)
     res = _quiet(glm.fit, sim6.comparisons).results_["model_0"]

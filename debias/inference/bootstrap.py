@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,6 @@ from joblib import Parallel, delayed
 from scipy.special import expit
 from tqdm.auto import tqdm
 
-from debias.counterfactual import counterfactual_designs
 from debias.errors import DebiasWarning, ParameterError, check_param
 from debias.model.difficulty import fit_joint
 
@@ -80,9 +80,9 @@ def _one_replicate(fit, s, X0, at_codes, data, stage1) -> np.ndarray:
 
 def _stage1_refit(fit, codes, uniques):
     """What a replicate needs to refit the difficulty, or None when it is held fixed."""
-    from debias.inference.two_stage import _correctable
+    from debias.inference.two_stage import correctable
 
-    if _correctable(fit) is not None:
+    if correctable(fit) is not None:
         return None
     cols = list(fit.columns_)
     jd = cols.index("difficulty")
@@ -130,8 +130,8 @@ def cap_n_jobs(n_jobs: int) -> int:
 
 def bootstrap(
     fit,
+    designs_for: Callable[[list[str]], dict[str, np.ndarray]],
     *,
-    at=None,
     n_boot: int = 1000,
     seed: int = 0,
     n_jobs: int = 1,
@@ -143,8 +143,9 @@ def bootstrap(
     ----------
     fit : PreferenceGLM
         A fitted estimator.
-    at : mapping, optional
-        The counterfactual (default: every mediator at "no difference").
+    designs_for : callable
+        ``designs_for(models)`` -> the counterfactual design matrix of each model's rows
+        (e.g. ``lambda models: counterfactual_designs(fit, at, models)``).
     n_boot : int
         Number of replicates.
     seed : int
@@ -169,7 +170,7 @@ def bootstrap(
         )
     data = fit._stage2_data_
     X, y, w, group, names, Xr, reg_rows = data
-    designs = counterfactual_designs(fit, at, names)
+    designs = designs_for(names)
     X0 = np.empty_like(X)
     for g, m in enumerate(names):
         X0[group == g] = designs[m]

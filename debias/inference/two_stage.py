@@ -19,7 +19,7 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 
-def _correctable(fit) -> str | None:
+def correctable(fit) -> str | None:
     """Why the stage-1 correction does not apply (None: it does)."""
     d = getattr(fit, "difficulty_", None)
     if d is None or d.source != "fit":
@@ -64,7 +64,7 @@ def coefficient_influence(fit) -> tuple[dict[str, pd.DataFrame], str]:
         the method used.
     """
     models = [m for m in fit.models_ if m in fit.results_]
-    why = _correctable(fit)
+    why = correctable(fit)
     if why is not None:
         return {m: fit.results_[m].naive_influence() for m in models}, f"sandwich ({why})"
     cols = list(fit.columns_)

@@ -28,6 +28,7 @@ import pandas as pd
 from debias.errors import InputError, ParameterError
 from debias.mediators.texts import text_series
 from debias.mediators.transforms import TRANSFORMS
+from debias.model.formula_names import RESERVED_NAMES
 
 __all__ = [
     "Mediator",
@@ -129,8 +130,6 @@ def _check_name(name: object) -> str:
             "identifiers (letters, digits and underscores, not starting with a digit, not a "
             "keyword), e.g. 'emoji_count'."
         )
-    from debias.model.formula_check import RESERVED_NAMES  # the formula allow-list (imports us)
-
     reserved = (*_TRANSFORM_NAMES, *_FORMULA_NAMES, *sorted(RESERVED_NAMES - set(_FORMULA_NAMES)))
     if name in reserved:
         raise ParameterError(

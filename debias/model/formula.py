@@ -11,7 +11,7 @@ instruction. Its right-hand side may use
 - the pairwise transforms ``scaled(x)`` (divide by the per-model SD, not centred),
   ``diff_over_sum(a, b)`` (Arena's (a − b)/(a + b + 1), SD-scaled, not centred),
   ``log_ratio(a, b)``, and the numpy functions of
-  :data:`debias.model.formula_check.NUMPY_FUNCTIONS` (``tanh``, ``log``, ``clip``, ...,
+  :data:`debias.model.formula_names.NUMPY_FUNCTIONS` (``tanh``, ``log``, ``clip``, ...,
   bare or as ``np.tanh``).
 
 A formula is code-like input: every term is checked against that allow-list

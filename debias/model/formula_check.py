@@ -45,44 +45,15 @@ import patsy.eval
 
 from debias import mediators as _mediators
 from debias.errors import FormulaError
+from debias.model.formula_names import IDENTITY, NUMPY_FUNCTIONS
 
 MAX_FORMULA_CHARS = 2000
 MAX_EXPONENT = 8
 MAX_CONSTANT = 1e12
 
-NUMPY_FUNCTIONS: dict[str, int] = {
-    "tanh": 1,
-    "arctan": 1,
-    "log": 1,
-    "log1p": 1,
-    "log2": 1,
-    "log10": 1,
-    "exp": 1,
-    "expm1": 1,
-    "sqrt": 1,
-    "cbrt": 1,
-    "abs": 1,
-    "sign": 1,
-    "square": 1,
-    "clip": 3,
-    "minimum": 2,
-    "maximum": 2,
-}
-"""numpy functions a formula may call (name → number of positional arguments)."""
-
-IDENTITY = "I"
-"""patsy's ``I(expr)``, allowed deliberately: arithmetic at the formula level (``*``,
-``/``, ``-``) means interactions and removals to patsy, so ``I(length / 100)`` is
-how a formula says "divide". It is the identity and takes one checked argument."""
-
 _DATA_SUFFIXES = ("_model", "_baseline")
 _BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _UNARY = (ast.UAdd, ast.USub)
-
-RESERVED_NAMES = frozenset(
-    {"np", "difficulty", "strength", "preference", IDENTITY, *NUMPY_FUNCTIONS}
-)
-"""Names a formula gives a meaning of its own (a mediator may not take them)."""
 
 
 def _transform_arity() -> dict[str, int]:
