@@ -1,5 +1,6 @@
 """The two-stage GLM against ground truth: the simulator's parameters, statsmodels, cvxpy."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -72,7 +73,9 @@ def test_newton_and_cvxpy_agree_with_regularisation(sim):
     cvx = _fit(comps, solver="cvxpy", **kw)
     np.testing.assert_allclose(newton.params_.to_numpy(), cvx.params_.to_numpy(), atol=1e-6)
     # statsmodels on one model's stacked problem (own rows + weighted variant rows)
-    X, y, w, group, names, Xr, rr = newton._stage2_data_
+    problem = newton.stage2_problem()
+    X, y, w, group, names = problem.X, problem.y, problem.weights, problem.group, problem.models
+    Xr, rr = problem.shared_X, problem.shared_rows
     sel = group == 1
     ref = sm.GLM(
         np.r_[rr["preference"], y[sel]],
@@ -263,3 +266,19 @@ def test_fitted_difficulty_widens_the_standard_errors(sim):
         difficulty=fit.difficulty_.__class__(fit.difficulty_.values, None, "a file"),
     )
     assert next(iter(loaded.results_.values())).two_stage is None
+
+
+def test_stage2_problem_refits_the_fit_exactly(sim):
+    """The public stage-2 problem (what the bootstrap refits) gives back the fitted
+    coefficients with the fit's own weights, and other ones with other weights."""
+    fit = _fit(sim.comparisons, formula="tanh(scaled(length))", difficulty="none")
+    problem = fit.stage2_problem()
+    assert fit.baseline_ not in problem.models and len(problem.models) > 1
+    coef = problem.refit(problem.weights)
+    expected = fit.params_.loc[problem.models].to_numpy()
+    np.testing.assert_allclose(coef, expected, atol=1e-10)
+    rng = np.random.default_rng(0)
+    other = problem.refit(problem.weights * rng.poisson(1.0, len(problem.weights)))
+    assert np.abs(other - expected).max() > 1e-4
+    light = pickle.loads(pickle.dumps(problem))
+    np.testing.assert_allclose(light.refit(problem.weights), coef, atol=0)

@@ -227,7 +227,7 @@ def test_pooled_covariance_is_the_sandwich_with_the_prior_in_the_meat(attacked):
     kw = dict(formula="tanh(scaled(length))", lam=0.2, difficulty="none")
     fit = PreferenceGLM(**kw).fit(comps)
     assert fit.pooling_ is not None
-    for g, m in enumerate(fit._stage2_data_[4]):
+    for g, m in enumerate(fit.stage2_problem().models):
         res = fit.results_[m]
         X, y = res.design_matrix(), res.y
         p = expit(X @ res.params.to_numpy())

@@ -28,15 +28,15 @@ from debias.errors import DebiasWarning, ParameterError, check_param
 from debias.model.difficulty import fit_joint
 
 
-def _replicates(fit, seeds, X0, at_codes, data, stage1=None) -> tuple[np.ndarray, dict]:
+def _replicates(problem, seeds, X0, at_codes, stage1=None) -> tuple[np.ndarray, dict]:
     """Replicates for ``seeds``, and the warnings they raised: ``{(category, pattern):
     [first message, number of replicates]}`` (each replicate counted once per pattern)."""
-    out = np.empty((len(seeds), len(data[4])))
+    out = np.empty((len(seeds), len(problem.models)))
     raised: dict = {}
     for b, s in enumerate(seeds):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out[b] = _one_replicate(fit, s, X0, at_codes, data, stage1)
+            out[b] = _one_replicate(problem, s, X0, at_codes, stage1)
         for key, message in {_pattern(w): str(w.message) for w in caught}.items():
             raised.setdefault(key, [message, 0])[1] += 1
     return out, raised
@@ -47,8 +47,8 @@ def _pattern(w: warnings.WarningMessage) -> tuple[type, str]:
     return w.category, re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", str(w.message))
 
 
-def _one_replicate(fit, s, X0, at_codes, data, stage1) -> np.ndarray:
-    X, y, w, group, names, Xr, reg_rows = data
+def _one_replicate(problem, s, X0, at_codes, stage1) -> np.ndarray:
+    X, y, w, group, names = problem.X, problem.y, problem.weights, problem.group, problem.models
     codes, n_instr = at_codes
     X, X0 = (X.copy(), X0.copy()) if stage1 is not None else (X, X0)
     rng = np.random.default_rng(s)
@@ -70,7 +70,7 @@ def _one_replicate(fit, s, X0, at_codes, data, stage1) -> np.ndarray:
         )
         X[:, jd] = jf.gamma[codes]
         X0[:, jd] = jf.gamma[codes]
-    coef, *_ = fit._stage2(X, y, wb, group, names, Xr, reg_rows)
+    coef = problem.refit(wb, X)
     p0 = expit(np.einsum("ij,ij->i", X0, coef[group]))
     num = np.bincount(group, weights=wb * p0, minlength=len(names))
     counts_per_group = np.bincount(group, weights=wb, minlength=len(names))
@@ -168,8 +168,8 @@ def bootstrap(
             "cross-validated procedure (solver='alpaca_eval' / --compat) that takes hours. Use "
             "se='sandwich', or the default solver for a bootstrap."
         )
-    data = fit._stage2_data_
-    X, y, w, group, names, Xr, reg_rows = data
+    problem = fit.stage2_problem()
+    X, group, names = problem.X, problem.group, problem.models
     designs = designs_for(names)
     X0 = np.empty_like(X)
     for g, m in enumerate(names):
@@ -183,8 +183,7 @@ def bootstrap(
     seeds = np.random.SeedSequence(seed).generate_state(n_boot)
     chunks = np.array_split(seeds, max(1, min(n_boot, 20 * max(1, abs(n_jobs)))))
     stage1 = _stage1_refit(fit, codes, uniques)
-    light = fit._stage2_only()
-    jobs = (delayed(_replicates)(light, c, X0, (codes, len(uniques)), data, stage1) for c in chunks)
+    jobs = (delayed(_replicates)(problem, c, X0, (codes, len(uniques)), stage1) for c in chunks)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     bar = tqdm(total=n_boot, desc="bootstrap", unit="rep", disable=not progress)
     parts, raised = [], {}

@@ -276,7 +276,7 @@ class PriorInfluence:
     def __init__(self, fit, base=None):
         self._fit = fit
         self._base = base
-        self._order = {m: g for g, m in enumerate(fit._stage2_data_[4])}
+        self._order = {m: g for g, m in enumerate(fit.stage2_problem().models)}
         self._cache: dict[str, pd.DataFrame] = {}  # one object per model (callers test identity)
 
     @property

@@ -4,8 +4,11 @@ difficulty frozen, by the chosen solver (:mod:`debias.model.solvers`), and its s
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from debias.errors import DataWarning, FitWarning, InputError, ParameterError
@@ -13,8 +16,53 @@ from debias.model.solvers.cvxpy import fit_cvxpy
 from debias.model.solvers.newton import Problem, fit_newton
 
 
+@dataclass
+class Stage2Problem:
+    """A fitted estimator's stage-2 problem, to refit every model's fit with other judgment
+    weights or another design (the cluster bootstrap); picklable and light (no judgments'
+    text, no results).
+
+    Attributes
+    ----------
+    X : numpy.ndarray
+        The design of every model's rows, stacked (n x k), difficulty filled in.
+    y, weights : numpy.ndarray
+        The soft labels P(model preferred) in [0, 1] and the judgments' weights (n).
+    group : numpy.ndarray
+        The row's model, an index into ``models`` (n).
+    models : list of str
+        The models with a stage-2 fit (not the baseline).
+    shared_X, shared_rows : numpy.ndarray and pandas.DataFrame, or None
+        The baseline's variant rows (the regularisation), when used.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+    group: np.ndarray
+    models: list[str]
+    shared_X: np.ndarray | None
+    shared_rows: pd.DataFrame | None
+    solver: Any  # the estimator's stage-2 settings (a light copy of it)
+
+    def refit(self, weights: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+        """Every model's coefficients (len(models) x k) refitted with ``weights`` (n) and,
+        if given, the design ``X`` (e.g. a refitted difficulty); same solver and
+        regularisation as the fit."""
+        X = self.X if X is None else X
+        coef, *_ = self.solver._stage2(
+            X, self.y, weights, self.group, self.models, self.shared_X, self.shared_rows
+        )
+        return coef
+
+
 class Stage2Mixin:
     """The part of :class:`~debias.model.glm.PreferenceGLM` that runs the per-model fits."""
+
+    def stage2_problem(self) -> Stage2Problem:
+        """The fitted stage-2 problem (:class:`Stage2Problem`), to refit it (the bootstrap)."""
+        X, y, w, group, names, Xr, reg_rows = self._stage2_data_
+        return Stage2Problem(X, y, w, group, list(names), Xr, reg_rows, self._stage2_only())
 
     def _stage2(self, X, y, w, group, names, Xr, reg_rows):
         G, k = len(names), X.shape[1]
@@ -159,7 +207,7 @@ class Stage2Mixin:
         return coef, hess, np.array([not s.startswith("not converged") for s in status]), fixed
 
     def _stage2_only(self) -> Stage2Mixin:
-        """A picklable copy with just what :meth:`_stage2` needs (for parallel bootstrap)."""
+        """A picklable copy with just what :meth:`_stage2` needs (:class:`Stage2Problem`)."""
         light = type(self).__new__(type(self))
         keep = (
             "regularize_mode",
