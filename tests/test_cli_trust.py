@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import debias.cli_messages
+import debias.cli.messages
 from debias.cli import main
 
 SCRIPT = Path(sys.executable).with_name("debias")
@@ -47,7 +47,7 @@ def listing(folder: Path) -> dict:
 
 # --------------------------------------------------------------------------- item 12
 def test_unknown_model_fails_before_any_fit(tree, capsys, monkeypatch):
-    from debias.glm import PreferenceGLM
+    from debias.model.glm import PreferenceGLM
 
     def no_fit(self, *a, **k):
         raise AssertionError("fitted before checking the names")
@@ -215,7 +215,7 @@ def test_progress_lines_are_rate_limited_and_end_with_the_final_state():
             pass
 
     sink = Sink()
-    stream = debias.cli_messages.LineProgress(sink, interval=3600)
+    stream = debias.cli.messages.LineProgress(sink, interval=3600)
     for _ in tqdm(range(5000), desc="bootstrap", file=stream, mininterval=0, miniters=1):
         pass
     lines = sink.text.splitlines()
@@ -236,7 +236,7 @@ def noisy(args):
         warnings.warn("the same doubtful fit", FitWarning)
     warnings.warn("another one", FitWarning)
 
-cli._cmd_simulate = noisy
+cli.judge.cmd_simulate = noisy
 sys.exit(cli.main(["simulate", "--out", {str(tmp_path / "s")!r}]))
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -380,7 +380,7 @@ def test_interrupted_simulate_leaves_no_tree(tmp_path, capsys, monkeypatch):
 
 # --------------------------------------------------------------------------- reliability pass
 def test_difficulty_formula_equals_the_same_preset(tree, tmp_path, capsys):
-    from debias.formula import PRESETS
+    from debias.model.formula import PRESETS
 
     formula = PRESETS["length_controlled_noreg"].rhs
     a, b = tmp_path / "preset.csv", tmp_path / "formula.csv"
@@ -441,7 +441,7 @@ def test_help_is_fast_and_loads_no_numeric_stack():
     ],
 )
 def test_python_keywords_become_flags_only_where_they_are_keywords(python, cli):
-    from debias.cli_messages import to_cli_message
+    from debias.cli.messages import to_cli_message
 
     assert to_cli_message(python) == cli
 
@@ -458,7 +458,7 @@ def test_progress_lines_keep_their_order_with_warnings_and_no_blank_lines():
         def flush(self):
             pass
 
-    stream = debias.cli_messages.LineProgress(Sink(), interval=3600)
+    stream = debias.cli.messages.LineProgress(Sink(), interval=3600)
     bar = tqdm(total=10, desc="stage 1", file=stream, mininterval=0, miniters=1)
     for i in range(10):
         bar.update()

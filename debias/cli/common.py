@@ -1,0 +1,112 @@
+"""What every ``debias`` command shares: stage messages, output-path checks, reading the data."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from pathlib import Path
+
+from debias.errors import InputError, ParameterError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".md", ".json")
+
+
+# --------------------------------------------------------------------------- stage messages
+def note(args: argparse.Namespace, message: str) -> None:
+    """A stage message on stderr (unless ``--quiet``)."""
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- paths
+def check_writable(path: Path, flag: str = "--out") -> None:
+    """Refuse (before any fitting) an output whose folder cannot be made or written."""
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; give a file name.")
+    parent = path.parent
+    while not parent.exists():
+        if parent.is_symlink():
+            raise InputError(f"{flag} {path}: {parent} is a dangling link.")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{flag} {path}: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: cannot write into {parent} (permission denied).")
+
+
+def check_table_out(args: argparse.Namespace, path: Path | None, flag: str = "--out") -> None:
+    if path is None:
+        return
+    from debias.atomic import check_not_input
+
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ParameterError(
+            f"{flag} {path}: unknown suffix {path.suffix or '(none)'!r}; use "
+            f"{', '.join(TABLE_SUFFIXES)} (.json writes records)."
+        )
+    check_writable(path, flag)
+    check_not_input(path, input_paths(args), flag)
+
+
+def input_paths(args: argparse.Namespace) -> list:
+    found = [getattr(args, "path", None), getattr(args, "regularize", None)]
+    diff = getattr(args, "difficulty", None)
+    if diff not in (None, "fit", "none"):
+        found.append(diff)
+    return [f for f in found if f]
+
+
+# --------------------------------------------------------------------------- reading
+def read_judgments(args: argparse.Namespace):
+    """The judgments the command works on; a wrong --models/--exclude name fails before any fit."""
+    from debias.reports.leaderboard import load_comparisons
+
+    note(args, f"reading {args.path}…")
+    comps = load_comparisons(
+        args.path,
+        judge=args.judge,
+        models=args.models,
+        exclude=args.exclude,
+        mapping=dict(args.mapping) if args.mapping else None,
+        baseline=args.baseline,
+        preference_scale=args.preference_scale,
+        progress=not args.quiet,
+    )
+    _check_names(comps, args)
+    if args.judge is None and len(comps.judges) > 1:
+        comps.require_fixed_baseline()  # raises the explanatory error
+        raise InputError(
+            f"{args.path}: judgments of several judges {comps.judges}; pick one with --judge."
+        )
+    note(
+        args,
+        f"read {len(comps.data)} judgments of {len(comps.models)} models (judge "
+        f"{', '.join(map(str, comps.judges))}; baseline {', '.join(map(str, comps.baselines))})",
+    )
+    return comps
+
+
+def _check_names(comps, args: argparse.Namespace) -> None:
+    """A --models name missing from what was read: one line with close matches (a backstop)."""
+    present = [str(m) for m in comps.models] + [str(b) for b in comps.baselines]
+    for name in args.models or ():
+        if name not in present:
+            close = difflib.get_close_matches(name, present, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}?" if close else "no close match"
+            raise InputError(f"--models: no model {name!r} in {args.path} ({hint}).")
+
+
+def check_replaceable(out: Path, is_previous, what: str) -> None:
+    """An output folder: new, empty, or a previous output of the same command (replaced)."""
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise InputError(f"--out {out} exists and is not a folder.")
+        if any(out.iterdir()) and not is_previous(out):
+            raise InputError(
+                f"--out {out} is not empty and is not {what}; give a new or empty folder "
+                "(nothing was written)."
+            )
+    else:
+        check_writable(out)
