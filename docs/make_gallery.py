@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from debias import leaderboard, plots, winrate_matrix
+from debias import leaderboard_fit, plots, winrate_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 TREE = ROOT / "fixtures" / "alpaca_eval_sim"
@@ -39,8 +39,8 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the fixture's awkward cases warn on purpose
-        table, fit = leaderboard(
-            TREE, judge="simulated_judge", preset="length_controlled_noreg", return_fit=True
+        table, fit = leaderboard_fit(
+            TREE, judge="simulated_judge", preset="length_controlled_noreg"
         )
         written = [
             _save(plots.raw_vs_controlled(table, n_labels=4), "raw_vs_controlled.png"),

@@ -100,7 +100,7 @@ def test_pooled_slope_of_one_model_is_its_own_wald_test():
     assert out["std_error"] == pytest.approx(res.bse[term], rel=1e-10)
     assert out["p_value"] == pytest.approx(res.pvalues[term], rel=1e-8)
     eff = pooled_effect(fit, {"length": ratio(2)}, {"length": ratio(1)})
-    ref = comparisons(fit, {"length": ratio(2)}, {"length": ratio(1)}).iloc[0]
+    ref = comparisons(fit, at={"length": ratio(2)}, at_reference={"length": ratio(1)}).iloc[0]
     assert eff["estimate"] == pytest.approx(100 * ref["estimate"])
     assert eff["std_error"] == pytest.approx(100 * ref["std_error"], rel=1e-10)
 

@@ -13,7 +13,7 @@ from debias.cli import main
 from debias.counterfactual import avg_predictions, ratio, winrate_matrix
 from debias.io import read_alpaca_eval
 from debias.model.formula import PRESETS
-from debias.reports.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard_fit
 
 TREE = Path(__file__).resolve().parents[1] / "fixtures" / "alpaca_eval_sim"
 JUDGE = ["--judge", "simulated_judge"]
@@ -25,7 +25,7 @@ def fit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         comps = read_alpaca_eval(TREE, judge="simulated_judge")
-        _, fit = leaderboard(comps, preset="length_controlled_noreg", return_fit=True)
+        _, fit = leaderboard_fit(comps, preset="length_controlled_noreg")
     return fit
 
 

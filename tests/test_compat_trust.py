@@ -37,7 +37,7 @@ from debias.model.solvers.alpaca_eval import (
     numpy1_argsort,
     reference_inputs,
 )
-from debias.reports.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard, leaderboard_fit
 from debias.simulate import simulate, write_alpaca_eval_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -195,14 +195,13 @@ def _compat_table(root: Path, folds: str = "current", **kw) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         comps = read_alpaca_eval(root, judge=JUDGE)
-        table, fit = leaderboard(
+        table, fit = leaderboard_fit(
             comps,
             compat="alpaca_eval",
             compat_folds=folds,
             se="sem",
             difficulty=root / "derived" / "instruction_difficulty.csv",
             regularize=root / "derived" / "df_gamed_surrogate.csv",
-            return_fit=True,
             **kw,
         )
     return table.set_index("model"), fit

@@ -178,7 +178,7 @@ def test_at_counterfactuals(fit):
 
 
 def test_comparisons_is_difference_of_averages(fit):
-    d = comparisons(fit, None).set_index("model")
+    d = comparisons(fit).set_index("model")
     lc = avg_predictions(fit).set_index("model")["estimate"]
     obs = avg_predictions(fit, at={}).set_index("model")["estimate"]
     np.testing.assert_allclose(d["estimate"], (lc - obs)[d.index], atol=1e-12)

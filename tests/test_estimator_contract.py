@@ -17,7 +17,7 @@ from debias.counterfactual import avg_predictions, predictions, ratio, winrate, 
 from debias.data import Comparisons
 from debias.errors import ParameterError
 from debias.model.glm import PreferenceGLM
-from debias.reports.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard, leaderboard_fit
 from debias.simulate import simulate
 
 MINIMAL = dict(preset="length_controlled_minimal", difficulty="none")
@@ -122,7 +122,7 @@ def test_fitted_estimator_pickles_with_the_same_numbers(kwargs, sims):
 def test_leaderboard_fit_pickles(sims):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table, fit = leaderboard(sims[0].comparisons, return_fit=True)
+        table, fit = leaderboard_fit(sims[0].comparisons)
     back = pickle.loads(pickle.dumps(fit))
     lc = avg_predictions(back).set_index("model")["estimate"] * 100
     np.testing.assert_allclose(

@@ -171,7 +171,7 @@ def test_no_zero_width_interval_anywhere(sim6):
     tables = [
         avg_predictions(fit),
         avg_predictions(fit, se="sem"),
-        comparisons(fit, None),
+        comparisons(fit),
         predictions(fit),
     ]
     for t in tables:

@@ -18,7 +18,7 @@ from matplotlib.text import Text
 from debias import plots
 from debias.counterfactual import winrate_matrix
 from debias.errors import InputError, ParameterError
-from debias.reports.leaderboard import leaderboard
+from debias.reports.leaderboard import leaderboard_fit
 from debias.simulate import simulate
 
 FORMULA = "tanh(scaled(length)) + diff_over_sum(markdown_model, markdown_baseline) + difficulty"
@@ -29,7 +29,7 @@ def fitted():
     sim = simulate(n_models=5, n_instructions=150, seed=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table, fit = leaderboard(sim.comparisons, formula=FORMULA, lam=0, return_fit=True)
+        table, fit = leaderboard_fit(sim.comparisons, formula=FORMULA, lam=0)
     return table, fit
 
 
@@ -216,9 +216,8 @@ def test_coefficient_forest_marks_off_scale_estimates():
     fit_like = simulate(n_models=6, n_instructions=120, seed=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, fit = leaderboard(
+        _, fit = leaderboard_fit(
             fit_like.comparisons, preset="length_controlled_minimal", difficulty="none",
-            return_fit=True,
         )  # fmt: skip
     m = list(fit.results_)[0]
     fit.results_[m].params["tanh(scaled(length))"] = 40.0

@@ -11,7 +11,7 @@ from debias.errors import InputError, ParameterError
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> None:
-    from debias.reports.leaderboard import leaderboard, to_markdown, write_table
+    from debias.reports.leaderboard import leaderboard_fit, to_markdown, write_table
 
     check_table_out(args, args.out)
     if args.save_difficulty is not None:
@@ -25,12 +25,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     if args.se == "bootstrap":
         note(args, f"bootstrap: {args.n_boot} replicates after the fit ({n_jobs} worker(s))")
     se = dict(se=args.se, level=args.level, n_boot=args.n_boot, seed=args.seed, n_jobs=n_jobs)
-    table, fit = leaderboard(
+    table, fit = leaderboard_fit(
         comps,
         **model_kwargs(args),
         **(se if at is None else {**se, "se": "sem"}),  # with --at the intervals come below
         progress=not args.quiet,
-        return_fit=True,
     )
     if at is not None:
         table = _at_columns(table, fit, at, se, progress=not args.quiet)
@@ -91,14 +90,12 @@ def caption(table) -> str:
 
 def cmd_matrix(args: argparse.Namespace) -> None:
     from debias.counterfactual import winrate_matrix, winrate_pairs
-    from debias.reports.leaderboard import leaderboard, to_markdown, write_table
+    from debias.reports.leaderboard import leaderboard_fit, to_markdown, write_table
 
     check_table_out(args, args.out)
     at = counterfactual_at(args)
     comps = read_judgments(args)
-    _, fit = leaderboard(
-        comps, **model_kwargs(args), se="sem", progress=not args.quiet, return_fit=True
-    )
+    _, fit = leaderboard_fit(comps, **model_kwargs(args), se="sem", progress=not args.quiet)
     note(args, "computing the win-rate matrix…")
     matrix = winrate_matrix(fit, args.models, at=at)
     for model, why in matrix.attrs.get("notes", {}).items():

@@ -31,6 +31,7 @@ from debias.counterfactual.pairs import (
 )
 from debias.counterfactual.predictions import (
     BASELINE_NOTE,
+    OBSERVED,
     RESULT_COLUMNS,
     SE_METHODS,
     average_with_influence,
@@ -41,6 +42,7 @@ from debias.counterfactual.predictions import (
 
 __all__ = [
     "BASELINE_NOTE",
+    "OBSERVED",
     "PAIR_COLUMNS",
     "RESULT_COLUMNS",
     "SAME_MODEL_NOTE",

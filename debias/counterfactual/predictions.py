@@ -1,10 +1,18 @@
 """Counterfactual predictions of the judge's verdicts against the fit's baseline:
 :func:`predictions` (one row per judgment), :func:`avg_predictions` (averaged per model, e.g. the
-length-controlled win rate) and :func:`comparisons` (the change between two counterfactuals)."""
+length-controlled win rate) and :func:`comparisons` (the change between two counterfactuals).
+
+The three share one signature (as marginaleffects' do): ``(fit, *, models=None, at=None,
+level=0.95, ...)``. ``models``: which fitted models (default all); ``at``: the counterfactual
+(default: every mediator at "no difference" from the baseline's answer; see
+:func:`~debias.counterfactual.apply_at`); ``level``: the confidence level of ``conf_low,
+conf_high``. Every table has ``estimate, std_error, conf_low, conf_high`` in [0, 1].
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -15,10 +23,17 @@ from debias.inference.cluster import cluster_se, critical_value, sum_by_code
 from debias.model.params import INFERENCE_CONSTRAINTS, validate
 
 SE_METHODS = ("sem", "sandwich", "bootstrap")
+#: ``comparisons(at_reference=OBSERVED)``: the data as observed (no mediator changed).
+OBSERVED: Mapping = MappingProxyType({})
 
 
 def predictions(
-    fit, newdata: pd.DataFrame | None = None, *, models=None, at: Mapping | None = None
+    fit,
+    *,
+    newdata: pd.DataFrame | None = None,
+    models=None,
+    at: Mapping | None = None,
+    level: float = 0.95,
 ) -> pd.DataFrame:
     """Per-judgment counterfactual predictions P(model preferred), in [0, 1].
 
@@ -32,6 +47,8 @@ def predictions(
         Which models (default all fitted, the baseline excluded).
     at : mapping, optional
         The counterfactual (default: every mediator at "no difference").
+    level : float
+        Confidence level of ``conf_low, conf_high`` (default 0.95).
 
     Returns
     -------
@@ -57,7 +74,7 @@ def predictions(
         se = np.sqrt(np.einsum("ij,jk,ik->i", J, cov, J))
         unsupported = res.support_problem() is not None
         se = np.where(np.isfinite(se) & (se > 0) & ~unsupported, se, np.nan)
-        z = critical_value(0.95, df=res.n_clusters - 1)
+        z = critical_value(level, df=res.n_clusters - 1)
         instr = res.instructions if newdata is None else np.arange(len(frame))
         rows.append(
             pd.DataFrame(
@@ -128,10 +145,10 @@ def average_with_influence(
 def avg_predictions(
     fit,
     *,
-    at: Mapping | None = None,
-    se: str = "sandwich",
-    level: float = 0.95,
     models=None,
+    at: Mapping | None = None,
+    level: float = 0.95,
+    se: str = "sandwich",
     n_boot: int = 1000,
     seed: int = 0,
     n_jobs: int = 1,
@@ -244,26 +261,33 @@ def wald_interval(est: float, s: float, z: float) -> tuple[float, float, float]:
 
 
 def comparisons(
-    fit, at_hi: Mapping | None, at_lo: Mapping | None = None, *, level: float = 0.95, models=None
+    fit,
+    *,
+    models=None,
+    at: Mapping | None = None,
+    at_reference: Mapping | None = OBSERVED,
+    level: float = 0.95,
 ) -> pd.DataFrame:
     """Change in the average prediction between two counterfactuals, per model.
 
-    ``estimate = avg P(at_hi) - avg P(at_lo)``; with ``at_lo=None`` the contrast is
-    against the observed data (``{}``: nothing changed). Cluster-robust delta method,
+    ``estimate = avg P(at) - avg P(at_reference)``; by default ``at_reference`` is
+    :data:`OBSERVED` (the data as observed: nothing changed), and ``at``, as everywhere,
+    ``None`` = every mediator at "no difference". Cluster-robust delta method,
     Student's t with (instructions − 1) degrees of freedom; the same ``note`` rules as
     :func:`avg_predictions` (NaN with a reason, never a zero-width interval).
 
     Examples
     --------
-    The length effect on model m's win rate: ``comparisons(fit, None)`` is the
-    controlled minus the observed win rate (negative when m gained from length).
+    The length effect on model m's win rate: ``comparisons(fit)`` is the
+    controlled minus the observed win rate (negative when m gained from length);
+    ``comparisons(fit, at={"length": ratio(1.3)}, at_reference={"length": ratio(1.0)})``
+    the effect of answers 30% longer than the baseline's instead of as long.
     """
     critical_value(level)  # checks the level
     rows = []
     names = fitted_models(fit, models)
-    at_lo = {} if at_lo is None else at_lo
-    hi = counterfactual_designs(fit, at_hi, names)
-    lo = counterfactual_designs(fit, at_lo, names)
+    hi = counterfactual_designs(fit, at, names)
+    lo = counterfactual_designs(fit, at_reference, names)
     for m in names:
         if m == fit.baseline_:
             continue
@@ -278,8 +302,8 @@ def comparisons(
             why = f"no sandwich interval: {res.wald_problem}"
             rows.append((m, float(p1 - p0), np.nan, np.nan, np.nan, why))
             continue
-        e1, i1, _ = average_with_influence(res, at_hi, fit.spec_.mediators, hi[m])
-        e0, i0, _ = average_with_influence(res, at_lo, fit.spec_.mediators, lo[m])
+        e1, i1, _ = average_with_influence(res, at, fit.spec_.mediators, hi[m])
+        e0, i0, _ = average_with_influence(res, at_reference, fit.spec_.mediators, lo[m])
         s = cluster_se((i1 - i0).to_numpy())
         z = critical_value(level, df=res.n_clusters - 1)
         rows.append((m, e1 - e0, *wald_interval(e1 - e0, s, z), ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def _stage(progress: bool, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def leaderboard(
+def leaderboard_fit(
     source,
     *,
     judge: str | None = None,
@@ -137,9 +138,10 @@ def leaderboard(
     seed: int = 0,
     n_jobs: int = 1,
     progress: bool = False,
-    return_fit: bool = False,
-):
-    """Fit the preference GLM and tabulate raw and length-controlled win rates.
+) -> tuple[pd.DataFrame, PreferenceGLM]:
+    """Fit the preference GLM and tabulate raw and length-controlled win rates: ``(table, fit)``.
+
+    :func:`leaderboard` returns the table alone (the same keywords).
 
     Parameters
     ----------
@@ -179,17 +181,14 @@ def leaderboard(
         Uncertainty of the LC win rate (see :func:`~debias.counterfactual.avg_predictions`).
     level : float
         Confidence level of ``lc_ci_low, lc_ci_high``.
-    return_fit : bool
-        Also return the fitted :class:`~debias.model.glm.PreferenceGLM`.
 
     Returns
     -------
-    pandas.DataFrame
+    table : pandas.DataFrame
         Columns ``model, n, n_missing, win_rate, standard_error, lc_win_rate,
         lc_standard_error, lc_ci_low, lc_ci_high, lc_note, avg_length`` (percent;
         characters), sorted by ``lc_win_rate`` (missing last), and ``flags``: why a model's answers look degenerate
-        (:func:`debias.reports.degenerate.flag_models`; '' when not). With ``return_fit``:
-        ``(table, fit)``.
+        (:func:`debias.reports.degenerate.flag_models`; '' when not).
 
         No number the data cannot support: ``lc_win_rate`` is NaN when the model's
         judgments cannot support its controlled score (too few judgments, separation,
@@ -202,9 +201,9 @@ def leaderboard(
     --------
     >>> from debias.simulate import simulate
     >>> sim = simulate(n_models=3, n_instructions=100, seed=0)
-    >>> table = leaderboard(sim.comparisons, preset="length_controlled_minimal", difficulty="none")
-    >>> float(table.set_index("model").loc[sim.comparisons.baselines[0], "lc_win_rate"])
-    50.0
+    >>> table, fit = leaderboard_fit(sim.comparisons, preset="length_controlled_minimal", difficulty="none")
+    >>> fit.baseline_ == sim.comparisons.baselines[0]
+    True
     """
     check_param("compat", compat, "None or 'alpaca_eval'", compat in (None, "alpaca_eval"))
     check_param(
@@ -279,7 +278,30 @@ def leaderboard(
     )
     if compat:
         table.attrs["compat_folds"] = glm.compat_folds
-    return (table, glm) if return_fit else table
+    return table, glm
+
+
+def leaderboard(source, **options) -> pd.DataFrame:
+    """Fit the preference GLM and tabulate raw and length-controlled win rates.
+
+    The table of :func:`leaderboard_fit` (the same keywords, documented there); call
+    :func:`leaderboard_fit` when you also need the fitted
+    :class:`~debias.model.glm.PreferenceGLM` (counterfactuals, the win-rate matrix, plots).
+
+    Examples
+    --------
+    >>> from debias.simulate import simulate
+    >>> sim = simulate(n_models=3, n_instructions=100, seed=0)
+    >>> table = leaderboard(sim.comparisons, preset="length_controlled_minimal", difficulty="none")
+    >>> float(table.set_index("model").loc[sim.comparisons.baselines[0], "lc_win_rate"])
+    50.0
+    """
+    return leaderboard_fit(source, **options)[0]
+
+
+leaderboard.__signature__ = inspect.signature(leaderboard_fit).replace(  # type: ignore[attr-defined]
+    return_annotation="pd.DataFrame"
+)
 
 
 TABLE_FORMATS = {".csv": "CSV", ".tsv": "tab-separated", ".md": "Markdown", ".json": "JSON records"}

@@ -73,7 +73,7 @@ def fixture_numbers() -> dict[str, float]:
         "style": dict(preset="style_controlled"),
     }
     for name, kw in setups.items():
-        table, fit = debias.leaderboard(comps, return_fit=True, **kw)
+        table, fit = debias.leaderboard_fit(comps, **kw)
         out |= _flatten_table(f"leaderboard/{name}", table, "model", NUMERIC_LEADERBOARD)
         for model, res in fit.results_.items():
             for coef in res.params.index:
