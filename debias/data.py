@@ -49,6 +49,11 @@ COLUMNS: tuple[str, ...] = (
 )
 REQUIRED: tuple[str, ...] = ("instruction", "model", "baseline", "preference")
 _TEXT = ("instruction", "model", "baseline", "judge")
+# Text repeated across rows (each instruction once per model, the baseline's answer once per
+# model): stored once, as pandas Categorical (string semantics: ``==`` against text, ``.str``,
+# ``isin``, ``pd.unique``). Short names (model, baseline, judge) stay plain strings: comparing
+# two Categorical columns with different categories (``model != baseline``) is an error.
+_REPEATED = ("instruction", "output_baseline")
 
 
 def _row_list(index: Iterable, limit: int = 5) -> str:
@@ -95,6 +100,9 @@ class Comparisons:
     source: str = "DataFrame"
     n_missing_outputs: int = field(default=0)
     instruction_order: tuple[str, ...] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", _repeated_text_once(self.data))
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -427,6 +435,23 @@ def _close_matches(unknown: list[str], present: list[str], what: str) -> str:
         return "; " + " ".join(hints)
     more = f" and {len(present) - 10} more" if len(present) > 10 else ""
     return f"; {what} present: {', '.join(present[:10])}{more}."
+
+
+def _repeated_text_once(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each repeated text column as a Categorical of the values present.
+
+    Categories are sorted, so equal contents give equal frames however they were built.
+    """
+    stored = {}
+    for col in _REPEATED:
+        if col not in frame:
+            continue
+        column = frame[col]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            stored[col] = column.cat.remove_unused_categories()
+        else:
+            stored[col] = column.astype("category")
+    return frame.assign(**stored)
 
 
 def _in_order(column: pd.Series) -> list[str]:

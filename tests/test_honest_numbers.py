@@ -132,7 +132,9 @@ def test_no_variation_in_length_is_said(sim6):
     """Every answer of model_2 exactly 10 characters longer than the baseline's: the length
     slope is confounded with the strength, the LC an extrapolation nobody can check."""
     comps = _edit_model(
-        sim6.comparisons, "model_2", output_model=lambda d: d["output_baseline"] + "x" * 10
+        sim6.comparisons,
+        "model_2",
+        output_model=lambda d: d["output_baseline"].astype(str) + "x" * 10,
     )
     fit = _quiet(PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit, comps)
     res = fit.results_["model_2"]

@@ -178,7 +178,8 @@ def test_each_answer_stored_once_and_materialised_as_plain_strings(sim):
     text = j.column("answer_b")
     assert text.tolist() == d["output_baseline"].tolist()
     assert (text.str.len() == d["output_baseline"].str.len()).all()
-    assert j.memory_bytes() < 0.7 * d.memory_usage(deep=True).sum()
+    plain = d.astype({"instruction": str, "output_baseline": str})  # one copy per row
+    assert j.memory_bytes() < 0.7 * plain.memory_usage(deep=True).sum()
 
 
 # ------------------------------------------------------------------ round trips
