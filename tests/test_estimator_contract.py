@@ -269,7 +269,8 @@ def test_a_difficulty_the_formula_does_not_use_is_not_silently_ignored(tmp_path)
     from debias.simulate import simulate
 
     sim = simulate(n_models=2, n_instructions=80, seed=3)
-    glm = debias.PreferenceGLM(preset="length_controlled_minimal", difficulty=tmp_path / "g.csv")
+    unused = debias.Difficulty(pd.Series(0.0, index=sim.comparisons.data["instruction"].unique()))
+    glm = debias.PreferenceGLM(preset="length_controlled_minimal", difficulty=unused)
     with _w.catch_warnings(record=True) as rec:
         _w.simplefilter("always")
         glm.fit(sim.comparisons)
@@ -296,3 +297,19 @@ def test_matrix_diagonal_of_an_unsupported_model_is_missing_not_50():
     assert "model_0" in matrix.attrs["notes"]
     assert np.isnan(matrix.loc["model_0", "model_0"])
     assert matrix.loc["model_1", "model_1"] == 50.0
+
+
+@pytest.mark.parametrize("keyword", ["difficulty", "regularize"])
+def test_the_estimator_reads_no_file(tmp_path, keyword):
+    """A path given to the estimator is refused with what to do (debias.io reads it); the
+    leaderboard and the CLI keep taking paths."""
+    import debias
+    from debias.simulate import simulate
+
+    sim = simulate(n_models=2, n_instructions=40, seed=3)
+    path = tmp_path / "side.csv"
+    path.write_text("instruction,difficulty\n")
+    for given in (path, str(path)):
+        glm = debias.PreferenceGLM(preset="length_controlled_v1", lam=0.2, **{keyword: given})
+        with pytest.raises(debias.ParameterError, match=rf"{keyword}=.*debias\.io\.read_"):
+            glm.fit(sim.comparisons)

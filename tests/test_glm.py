@@ -11,6 +11,7 @@ import statsmodels.api as sm
 from debias import Comparisons
 from debias.counterfactual import avg_predictions
 from debias.errors import DataWarning, FormulaError, InputError, ParameterError
+from debias.io import read_difficulty
 from debias.model.glm import PreferenceGLM
 from debias.simulate import simulate
 
@@ -166,7 +167,11 @@ def test_missing_difficulty_names_the_instructions(sim, tmp_path):
         tmp_path / "d.csv", index=False
     )
     with pytest.raises(InputError, match="have no difficulty"):
-        _fit(sim.comparisons, preset="length_controlled_noreg", difficulty=tmp_path / "d.csv")
+        _fit(
+            sim.comparisons,
+            preset="length_controlled_noreg",
+            difficulty=read_difficulty(tmp_path / "d.csv", sim.comparisons),
+        )
 
 
 def test_formula_errors_name_the_term(sim):

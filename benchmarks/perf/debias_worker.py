@@ -55,11 +55,12 @@ def cmd_fitting(args) -> dict:
     import pandas as pd
 
     from debias.counterfactual import avg_predictions
-    from debias.io import read_alpaca_eval
+    from debias.io import read_alpaca_eval, read_difficulty
     from debias.model.glm import PreferenceGLM
 
     difficulty, gamed = _derived(args)
     comps = read_alpaca_eval(_data(args), judge=JUDGE)
+    difficulty = read_difficulty(difficulty, comps)  # the estimator reads no file
     reg = pd.read_csv(gamed)
 
     def run(se: str, solver: str = "newton"):
@@ -203,11 +204,12 @@ def cmd_breakdown(args) -> dict:
 # --------------------------------------------------------------------------- stage 1
 def cmd_stage1(args) -> dict:
     import debias.model.glm as glm
-    from debias.io import read_alpaca_eval
+    from debias.io import read_alpaca_eval, read_difficulty
     from debias.model.glm import PreferenceGLM
 
     difficulty, _ = _derived(args)
     comps = read_alpaca_eval(_data(args), judge=JUDGE)
+    difficulty = read_difficulty(difficulty, comps)  # the estimator reads no file
     joint = {"wall": [], "cpu": []}
     original = glm.fit_joint
 
@@ -266,11 +268,12 @@ def cmd_bootstrap(args) -> dict:
     import pandas as pd
 
     from debias.counterfactual import avg_predictions
-    from debias.io import read_alpaca_eval
+    from debias.io import read_alpaca_eval, read_difficulty
     from debias.model.glm import PreferenceGLM
 
     difficulty, gamed = _derived(args)
     comps = read_alpaca_eval(_data(args), judge=JUDGE)
+    difficulty = read_difficulty(difficulty, comps)  # the estimator reads no file
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = PreferenceGLM(

@@ -18,6 +18,7 @@ from debias.io.alpaca_eval import (
     write_annotations,
 )
 from debias.io.download import DEFAULT_BASE_URL, download_alpaca_eval
+from debias.io.model_inputs import read_difficulty, read_model_inputs
 from debias.io.tables import read_judgments
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "normalise_column_name",
     "read_alpaca_eval",
     "read_benchmarks",
+    "read_difficulty",
     "read_judgments",
     "read_leaderboard",
+    "read_model_inputs",
     "read_model_outputs",
     "write_annotations",
 ]

@@ -45,9 +45,10 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, BaseEstim
     preset : str, optional
         ``length_controlled_v1`` (default), ``length_controlled_noreg``,
         ``length_controlled_minimal`` or ``style_controlled``.
-    difficulty : {"fit", "none"} or Difficulty or path, default "fit"
+    difficulty : {"fit", "none"} or Difficulty, default "fit"
         ``"fit"``: stage-1 joint fit over the models given; ``"none"``: no
-        difficulty (the formula must not use it); a :class:`Difficulty` or a CSV path.
+        difficulty (the formula must not use it); a :class:`Difficulty` (read a CSV
+        with :func:`debias.io.read_difficulty`; the estimator reads no file).
     difficulty_join : {"instruction", "position"}, default "instruction"
         How γ is matched to rows. ``"position"`` reproduces the reference's defect
         of joining by row position (only to reproduce published figures).

@@ -12,6 +12,7 @@ import pandas as pd
 from debias import mediators as _mediators
 from debias.data import Comparisons
 from debias.errors import DataWarning, InputError, ParameterError
+from debias.model.params import describe
 from debias.model.solvers.newton import Problem, fit_newton
 
 
@@ -40,9 +41,11 @@ class RegularizationMixin:
                 return None, None
             reg = comparisons.select(models=present)
         if isinstance(reg, (str, Path)):
-            from debias.io.regularization import read_regularization
-
-            reg = read_regularization(reg, instruction_order=comparisons.instruction_order)
+            raise ParameterError(
+                f"regularize={describe(reg)}: the estimator reads no file; load it first with "
+                "debias.io.read_model_inputs(comparisons, regularize=path) (leaderboard() and "
+                "the CLI take the path), or pass 'pool'."
+            )
         if isinstance(reg, Comparisons):
             rows = reg.fit_rows()
             bad = sorted(set(rows["baseline"]) - {baseline})

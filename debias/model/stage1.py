@@ -29,10 +29,16 @@ class DifficultyMixin:
                     "term (e.g. preset='length_controlled_minimal') or fit/load a difficulty."
                 )
             return None, None
-        if not isinstance(d, (str, Path, Difficulty)):
+        if isinstance(d, Path) or (isinstance(d, str) and d != "fit"):
             raise ParameterError(
-                "The 'difficulty' parameter must be 'fit', 'none', a Difficulty or a CSV path. "
-                f"Got {describe(d)} instead."
+                f"difficulty={describe(d)}: the estimator reads no file; load it first with "
+                "debias.io.read_difficulty(path, comparisons) (leaderboard() and the CLI take "
+                "the path), or pass 'fit' or 'none'."
+            )
+        if not isinstance(d, (str, Difficulty)):
+            raise ParameterError(
+                "The 'difficulty' parameter must be 'fit', 'none' or a Difficulty "
+                f"(debias.io.read_difficulty reads a CSV). Got {describe(d)} instead."
             )
         if not self.spec_.uses_difficulty:
             if not (isinstance(d, str) and d == "fit"):
@@ -45,15 +51,8 @@ class DifficultyMixin:
             return None, None
         if isinstance(d, str) and d == "fit":
             self.difficulty_ = self._fit_difficulty(comparisons, rows, features)
-        elif isinstance(d, Difficulty):
-            self.difficulty_ = d
-        elif isinstance(d, (str, Path)):
-            self.difficulty_ = Difficulty.from_csv(d, comparisons.instruction_order)
         else:
-            raise ParameterError(
-                "The 'difficulty' parameter must be 'fit', 'none', a Difficulty or a CSV path. "
-                f"Got {describe(d)} instead."
-            )
+            self.difficulty_ = d
         gamma_rows = self._join_difficulty(rows, comparisons)
         gamma_reg = None
         if reg_rows is not None:

@@ -233,6 +233,9 @@ def leaderboard_fit(
             hub["difficulty"] if isinstance(difficulty, str) and difficulty == "fit" else difficulty
         )
         regularize = hub["regularize"] if regularize is None else regularize
+    from debias.io.model_inputs import read_model_inputs
+
+    difficulty, regularize = read_model_inputs(comps, difficulty=difficulty, regularize=regularize)
     glm = PreferenceGLM(
         formula=formula,
         preset=preset,

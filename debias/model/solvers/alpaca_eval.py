@@ -423,7 +423,8 @@ def reference_inputs(
 
     Returns ``{"difficulty": instruction_difficulty.csv, "regularize": df_gamed.csv}``,
     the files alpaca-eval 0.6.6 downloads on every call, ready for
-    ``PreferenceGLM(difficulty=..., regularize=...)``. Downloads only when asked,
+    ``leaderboard(difficulty=..., regularize=...)`` (or, read with
+    :func:`debias.io.read_model_inputs`, for the estimator). Downloads only when asked,
     streamed into the cache with a size cap and a total deadline, checked to be a
     CSV with the expected columns, renamed into place (never half-written).
 
@@ -455,7 +456,7 @@ def reference_inputs(
     Examples
     --------
     >>> paths = reference_inputs()  # doctest: +SKIP
-    >>> PreferenceGLM(solver="alpaca_eval", **paths)  # doctest: +SKIP
+    >>> leaderboard(comps, compat="alpaca_eval", **paths)  # doctest: +SKIP
     """
     if cache_dir is None:
         from debias.io.download import default_cache_dir

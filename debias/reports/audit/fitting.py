@@ -143,6 +143,9 @@ def fit_audit_glm(
             glm_difficulty = "fit" if is_str and difficulty == "auto" else difficulty
         else:
             glm_difficulty = "none"
+    from debias.io.model_inputs import read_model_inputs
+
+    glm_difficulty, _ = read_model_inputs(comparisons, difficulty=glm_difficulty)
     glm = PreferenceGLM(formula=formula, difficulty=glm_difficulty, lam=0.0)
     return glm.fit(comparisons)
 
