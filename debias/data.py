@@ -23,6 +23,11 @@ dataset : str
 position : int
     Row position of the judgment in its source (per model); kept only so the
     reference's positional joins can be reproduced.
+
+``instruction`` and ``output_baseline`` repeat on every model's rows; they are stored
+once per distinct text, as pandas Categorical of strings: ``==`` against text, ``.str``,
+``isin``, ``pd.unique`` and ``groupby`` behave as for strings; for string arithmetic
+(``+``, ``*``) or assigning new texts, convert first with ``.astype(str)``.
 """
 
 from __future__ import annotations
