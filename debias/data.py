@@ -410,7 +410,7 @@ class Comparisons:
             Columns ``judge, model, baseline, n, n_missing, win_rate, standard_error,
             avg_length``: ``win_rate`` = 100 × mean P(model preferred) over rows with a
             preference; ``standard_error`` = 100 × its standard error of the mean
-            (AlpacaEval's definition); ``avg_length`` = mean characters of the model's
+            (AlpacaEval's definition; NaN below 2 judgments); ``avg_length`` = mean characters of the model's
             outputs.
         """
         d = self.data.assign(_len=self.data["output_model"].str.len())
@@ -423,7 +423,7 @@ class Comparisons:
             avg_length=("_len", "mean"),
         ).reset_index()
         out["win_rate"] *= 100
-        out["standard_error"] = out["standard_error"].fillna(0.0) * 100
+        out["standard_error"] = out["standard_error"] * 100  # NaN below 2 judgments
         return out
 
 

@@ -134,3 +134,19 @@ def test_no_real_alpaca_eval_model_is_flagged(alpaca):
     assert table["injection_share"].max() < 0.01
     assert np.isfinite(table["similarity"]).all()
     assert isinstance(table, pd.DataFrame)
+
+
+def test_too_few_answers_say_nothing_about_repetition():
+    from debias.reports.degenerate import MIN_ANSWERS, describe_flags
+
+    one = {
+        "n": 1,
+        "n_identical": 1,
+        "identical_share": 1.0,
+        "similarity": np.nan,
+        "n_injection": 0,
+        "injection_share": 0.0,
+    }
+    assert describe_flags(one) == ""
+    many = dict(one, n=MIN_ANSWERS, n_identical=MIN_ANSWERS)
+    assert describe_flags(many).startswith("near-identical answers")

@@ -348,3 +348,25 @@ def test_small_subsets_of_real_models_missing_or_covering():
     assert len(reported) >= 3
     assert (reported["high"] > reported["low"]).all()
     assert reported["covers"].astype(bool).mean() >= 0.9
+
+
+def test_raw_standard_error_of_one_judgment_is_missing_not_zero():
+    import pandas as pd
+
+    from debias import Comparisons
+
+    df = pd.DataFrame(
+        [
+            dict(
+                instruction="q",
+                model="m",
+                baseline="b",
+                output_model="a",
+                output_baseline="b",
+                preference=1.0,
+            )
+        ]
+    )
+    table = Comparisons.from_dataframe(df).win_rates()
+    assert table["win_rate"].iloc[0] == 100.0
+    assert np.isnan(table["standard_error"].iloc[0])

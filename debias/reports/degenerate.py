@@ -46,6 +46,7 @@ from debias.errors import DataWarning, InputError
 
 __all__ = [
     "IDENTICAL_SHARE",
+    "MIN_ANSWERS",
     "INJECTION_MARKERS",
     "INJECTION_SHARE",
     "SIMILARITY",
@@ -101,6 +102,9 @@ SIMILARITY = 0.5
 #: Flag when at least this share of a model's answers carry an injection marker
 #: (honest AlpacaEval models: at most 0.12%).
 INJECTION_SHARE = 0.05
+#: Fewer answers than this say nothing about answers repeating across prompts: no
+#: near-identical flag (injection markers are still flagged).
+MIN_ANSWERS = 10
 #: Pairs of answers sampled for the similarity (fixed seed: deterministic).
 N_PAIRS = 200
 _SHINGLE = 5
@@ -211,7 +215,9 @@ def describe_flags(stats: dict) -> str:
     """
     n = stats["n"]
     parts = []
-    if stats["identical_share"] >= IDENTICAL_SHARE:
+    if n < MIN_ANSWERS:
+        pass
+    elif stats["identical_share"] >= IDENTICAL_SHARE:
         parts.append(f"near-identical answers ({stats['n_identical']}/{n} identical)")
     elif np.isfinite(stats["similarity"]) and stats["similarity"] >= SIMILARITY:
         parts.append(f"near-identical answers (mean pairwise similarity {stats['similarity']:.2f})")
