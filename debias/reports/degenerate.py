@@ -129,12 +129,13 @@ def injection_markers(text: str) -> list[str]:
     return [label for label, keys, rx in _MARKERS if any(k in low for k in keys) and rx.search(low)]
 
 
-def _shingles(text: str) -> set[str]:
-    t = _normalise(text)[:_MAX_CHARS]
+def _shingles(normalised: str) -> set[str]:
+    t = normalised[:_MAX_CHARS]
     return {t[i : i + _SHINGLE] for i in range(max(len(t) - _SHINGLE + 1, 1))}
 
 
 def _mean_similarity(texts: list[str], n_pairs: int, seed: int = 0) -> float:
+    """Mean 5-gram Jaccard of ``n_pairs`` random pairs of already normalised ``texts``."""
     n = len(texts)
     if n < 2:
         return float("nan")
