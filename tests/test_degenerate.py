@@ -150,3 +150,16 @@ def test_too_few_answers_say_nothing_about_repetition():
     assert describe_flags(one) == ""
     many = dict(one, n=MIN_ANSWERS, n_identical=MIN_ANSWERS)
     assert describe_flags(many).startswith("near-identical answers")
+
+
+def test_an_exact_fit_explains_its_missing_interval_in_comparisons_too():
+    import warnings
+
+    from debias import PreferenceGLM, comparisons
+
+    comps, _ = _gamed()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = PreferenceGLM(preset="length_controlled_minimal", difficulty="none").fit(comps)
+    row = comparisons(fit, models=["model_0"]).iloc[0]
+    assert np.isnan(row["conf_low"]) and "no residual spread" in row["note"]

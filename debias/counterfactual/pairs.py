@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.special import expit
 
 from debias.counterfactual.apply import apply_at, fitted_models
-from debias.counterfactual.predictions import wald_interval
+from debias.counterfactual.predictions import EXACT_FIT_NOTE, has_spread, wald_interval
 from debias.errors import ParameterError
 from debias.inference.cluster import cluster_se, critical_value
 
@@ -221,19 +221,13 @@ def winrate_pairs(fit, models=None, *, at: Mapping | None = None, level: float =
                 s, note = np.nan, "no sandwich interval: " + "; ".join(wald)
             else:
                 s = cluster_se(influence(i, j, p))
-                note = "" if np.isfinite(s) and s > 1e-12 else _EXACT_FIT_NOTE
+                note = "" if has_spread(s) else EXACT_FIT_NOTE
             se_, low, high = wald_interval(est, s, z)
             rows[i, j] = (i, j, est, se_, low, high, note)
             rows[j, i] = (j, i, 1 - est, se_, 1 - high, 1 - low, note)
     table = pd.DataFrame([rows[i, j] for i in names for j in names], columns=PAIR_COLUMNS)
     table[["conf_low", "conf_high"]] = table[["conf_low", "conf_high"]].clip(0, 1)
     return table
-
-
-_EXACT_FIT_NOTE = (
-    "no interval: the fit reproduces every judgment exactly (no residual spread to "
-    "estimate the sampling error from)"
-)
 
 
 def _wald(fit, model) -> bool:

@@ -206,7 +206,7 @@ def avg_predictions(
             # sem: the reference's number; bootstrap: filled in from the replicates below
             s = float(np.std(p, ddof=1) / np.sqrt(len(p))) if len(p) > 1 else np.nan
             z = critical_value(level)
-            if se == "sem" and not s > 1e-12:
+            if se == "sem" and not has_spread(s):
                 note = "se='sem': the counterfactual predictions do not vary (no interval)"
         elif res.wald_problem is not None:
             est = float(expit(designs[m] @ res.params.to_numpy()).mean())
@@ -216,11 +216,8 @@ def avg_predictions(
             est, infl, p = average_with_influence(res, at, fit.spec_.mediators, designs[m])
             s = cluster_se(infl)
             z = critical_value(level, df=res.n_clusters - 1)
-            if not (np.isfinite(s) and s > 1e-12):
-                note = (
-                    "no interval: the fit reproduces every judgment exactly (no residual "
-                    "spread to estimate the sampling error from)"
-                )
+            if not has_spread(s):
+                note = EXACT_FIT_NOTE
         out.append((m, est, *wald_interval(est, s, z), note))
     table = pd.DataFrame(out, columns=[*RESULT_COLUMNS, "note"])
     if se == "bootstrap":
@@ -253,9 +250,20 @@ BASELINE_NOTE = "baseline (50 by definition)"
 RESULT_COLUMNS = ["model", "estimate", "std_error", "conf_low", "conf_high"]
 
 
+EXACT_FIT_NOTE = (
+    "no interval: the fit reproduces every judgment exactly (no residual spread to "
+    "estimate the sampling error from)"
+)
+
+
+def has_spread(s: float) -> bool:
+    """Whether a standard error is finite and positive (an interval can be drawn from it)."""
+    return bool(np.isfinite(s) and s > 1e-12)
+
+
 def wald_interval(est: float, s: float, z: float) -> tuple[float, float, float]:
     """``(se, low, high)``; all NaN unless the standard error is finite and positive."""
-    if not (np.isfinite(s) and s > 1e-12 and np.isfinite(z)):
+    if not (has_spread(s) and np.isfinite(z)):
         return np.nan, np.nan, np.nan
     return s, est - z * s, est + z * s
 
@@ -306,5 +314,6 @@ def comparisons(
         e0, i0, _ = average_with_influence(res, at_reference, fit.spec_.mediators, lo[m])
         s = cluster_se((i1 - i0).to_numpy())
         z = critical_value(level, df=res.n_clusters - 1)
-        rows.append((m, e1 - e0, *wald_interval(e1 - e0, s, z), ""))
+        note = "" if has_spread(s) else EXACT_FIT_NOTE
+        rows.append((m, e1 - e0, *wald_interval(e1 - e0, s, z), note))
     return pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "note"])
