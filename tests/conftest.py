@@ -19,12 +19,28 @@ needs_data = pytest.mark.skipif(
 )
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
+JUDGES_ENV = "DEBIAS_JUDGES_DIR"
+JUDGES = os.environ.get(JUDGES_ENV)
+HAVE_JUDGES = bool(JUDGES) and Path(JUDGES).is_dir()
+needs_judges = pytest.mark.skipif(
+    not HAVE_JUDGES,
+    reason=f"judges data pack not found: set {JUDGES_ENV} to ../shared/judges (.ci/run does this)",
+)
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not HAVE_DATA:
         pytest.skip(f"AlpacaEval data pack not found: set {DATA_ENV} to ../shared/alpaca_eval")
     return Path(DATA)
+
+
+@pytest.fixture(scope="session")
+def judges_dir() -> Path:
+    """../shared/judges: real verdicts of other judge set-ups (never copied into the project)."""
+    if not HAVE_JUDGES:
+        pytest.skip(f"judges data pack not found: set {JUDGES_ENV} to ../shared/judges")
+    return Path(JUDGES)
 
 
 @pytest.fixture(scope="session")
