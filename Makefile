@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # the AlpacaEval data pack, when it sits beside the project (tests that need it skip otherwise)
 DEBIAS_ALPACA_EVAL_DIR ?= $(abspath $(wildcard ../shared/alpaca_eval))
 export DEBIAS_ALPACA_EVAL_DIR
+# the judges data pack (Arena-Hard, MT-Bench both orders, Vicuna-80, Arena-Bench), likewise
+DEBIAS_JUDGES_DIR ?= $(abspath $(wildcard ../shared/judges))
+export DEBIAS_JUDGES_DIR
 # tests draw headless; the notebooks run with the inline backend (`%matplotlib inline`),
 # so that their figures are in the executed copies
 TEST_BACKEND ?= Agg
