@@ -12,7 +12,7 @@ defaults -- stage-1 difficulty, the default regularisation (partial pooling of t
 slopes when the baseline's variants are absent) -- then ``avg_predictions`` with
 ``se="sandwich"`` at 95%). The model's row is then read: either
 ``lc_win_rate`` is missing (its ``lc_note`` gives the reason) or the interval
-``[lc_ci_low, lc_ci_high]`` is checked against the model's LC on its full data (the
+``[lc_win_rate_ci_low, lc_win_rate_ci_high]`` is checked against the model's LC on its full data (the
 same default leaderboard on all the data).
 
 Run (the data pack is read in place, never copied)::
@@ -79,8 +79,8 @@ def _leaderboard_row(comps, model: str) -> dict:
     lc = avg_predictions(fit, models=[model]).set_index("model").loc[model]
     return {
         "lc_win_rate": 100 * lc["estimate"],
-        "lc_ci_low": 100 * lc["conf_low"],
-        "lc_ci_high": 100 * lc["conf_high"],
+        "lc_win_rate_ci_low": 100 * lc["conf_low"],
+        "lc_win_rate_ci_high": 100 * lc["conf_high"],
         "lc_note": lc["note"],
     }
 
@@ -99,7 +99,7 @@ def _one_draw(comps, model: str, k: int, seed: int, full_lc: float) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         row = _leaderboard_row(subset, model)
-    lo, hi = float(row["lc_ci_low"]), float(row["lc_ci_high"])
+    lo, hi = float(row["lc_win_rate_ci_low"]), float(row["lc_win_rate_ci_high"])
     return {
         "k": k,
         "model": model,

@@ -407,9 +407,9 @@ class Comparisons:
         Returns
         -------
         pandas.DataFrame
-            Columns ``judge, model, baseline, n, n_missing, win_rate, standard_error,
+            Columns ``judge, model, baseline, n, n_missing, win_rate, win_rate_se,
             avg_length``: ``win_rate`` = 100 × mean P(model preferred) over rows with a
-            preference; ``standard_error`` = 100 × its standard error of the mean
+            preference; ``win_rate_se`` = 100 × its standard error of the mean
             (AlpacaEval's definition; NaN below 2 judgments); ``avg_length`` = mean characters of the model's
             outputs.
         """
@@ -419,11 +419,11 @@ class Comparisons:
             n=("preference", "count"),
             n_missing=("preference", lambda s: int(s.isna().sum())),
             win_rate=("preference", "mean"),
-            standard_error=("preference", "sem"),
+            win_rate_se=("preference", "sem"),
             avg_length=("_len", "mean"),
         ).reset_index()
         out["win_rate"] *= 100
-        out["standard_error"] = out["standard_error"] * 100  # NaN below 2 judgments
+        out["win_rate_se"] = out["win_rate_se"] * 100  # NaN below 2 judgments
         return out
 
 

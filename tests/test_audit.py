@@ -35,8 +35,8 @@ EFFECT_KEYS = {"estimate", "std_error", "conf_low", "conf_high", "p_value", "des
 MODEL_KEYS = {
     "win_rate",
     "lc_win_rate",
-    "lc_ci_low",
-    "lc_ci_high",
+    "lc_win_rate_ci_low",
+    "lc_win_rate_ci_high",
     "win_rate_ci_low",
     "length_markdown_controlled_win_rate",
     "length_markdown_controlled_shift",
@@ -169,8 +169,8 @@ def test_per_model_table(biased):
     assert len(pm) == 4
     for p in ("lc", "length_markdown_controlled"):  # length only; length and markdown
         np.testing.assert_allclose(pm[f"{p}_shift"], pm[f"{p}_win_rate"] - pm["win_rate"])
-        assert (pm[f"{p}_ci_low"] <= pm[f"{p}_win_rate"]).all()
-        assert (pm[f"{p}_win_rate"] <= pm[f"{p}_ci_high"]).all()
+        assert (pm[f"{p}_win_rate_ci_low"] <= pm[f"{p}_win_rate"]).all()
+        assert (pm[f"{p}_win_rate"] <= pm[f"{p}_win_rate_ci_high"]).all()
         assert (pm[f"{p}_shift_ci_low"] <= pm[f"{p}_shift"]).all()
         assert (pm[f"{p}_shift"] <= pm[f"{p}_shift_ci_high"]).all()
     raw = sim.comparisons.win_rates().set_index("model")

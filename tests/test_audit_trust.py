@@ -104,7 +104,12 @@ def test_every_estimand_name_in_the_json_says_what_it_controls(two_mediators):
             if ("win_rate" in key and not key.startswith("win_rate")) or "shift" in key:
                 assert any(key.startswith(f"{p}_") for p in est), key
         for p in est:
-            assert {f"{p}_win_rate", f"{p}_ci_low", f"{p}_ci_high", f"{p}_shift"} <= set(entry)
+            assert {
+                f"{p}_win_rate",
+                f"{p}_win_rate_ci_low",
+                f"{p}_win_rate_ci_high",
+                f"{p}_shift",
+            } <= set(entry)
 
 
 def test_figure_and_report_name_the_controls(two_mediators):
@@ -213,7 +218,9 @@ def test_a_model_with_six_judgments_is_not_estimable_and_nothing_prints_nan(tmp_
     comps = Comparisons.from_dataframe(df[keep])
     report = _quiet(audit, comps, out=tmp_path / "a", progress=False)
     row = report.per_model.set_index("model").loc["model_1"]
-    assert np.isnan(row["length_markdown_controlled_win_rate"]) and np.isnan(row["lc_ci_low"])
+    assert np.isnan(row["length_markdown_controlled_win_rate"]) and np.isnan(
+        row["lc_win_rate_ci_low"]
+    )
     assert row["note"].startswith("not estimable: ")
     for name in ("report.md", "report.html"):
         text = (tmp_path / "a" / name).read_text()

@@ -45,11 +45,11 @@ def test_leaderboard_on_fixture_tree(tmp_path, capsys):
         "model",
         "n",
         "win_rate",
-        "standard_error",
+        "win_rate_se",
         "lc_win_rate",
-        "lc_standard_error",
-        "lc_ci_low",
-        "lc_ci_high",
+        "lc_win_rate_se",
+        "lc_win_rate_ci_low",
+        "lc_win_rate_ci_high",
         "avg_length",
     ):
         assert col in table.columns

@@ -111,7 +111,7 @@ def test_leaderboard_at_a_ratio_is_the_library_counterfactual(fit, tmp_path, cap
     models = [m for m in lc.index if np.isfinite(lc.loc[m, "estimate"])]
     np.testing.assert_allclose(table.loc[models, "lc_win_rate"], 100 * lc.loc[models, "estimate"])
     np.testing.assert_allclose(
-        table.loc[models, "lc_ci_low"], 100 * lc.loc[models, "conf_low"], equal_nan=True
+        table.loc[models, "lc_win_rate_ci_low"], 100 * lc.loc[models, "conf_low"], equal_nan=True
     )
     default = avg_predictions(fit).set_index("model")
     moved = (lc.loc[models, "estimate"] - default.loc[models, "estimate"]).abs()

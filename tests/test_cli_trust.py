@@ -261,7 +261,14 @@ def test_out_format_follows_the_suffix(tree, tmp_path, suffix):
         got = pd.DataFrame(json.loads(out.read_text()))
     else:
         got = pd.read_csv(out, sep="\t" if suffix == ".tsv" else ",")
-    num = ["n", "win_rate", "standard_error", "lc_win_rate", "lc_ci_low", "lc_ci_high"]
+    num = [
+        "n",
+        "win_rate",
+        "win_rate_se",
+        "lc_win_rate",
+        "lc_win_rate_ci_low",
+        "lc_win_rate_ci_high",
+    ]
     np.testing.assert_allclose(got[num].to_numpy(float), expected[num].to_numpy(float), 1e-9)
     assert list(got.columns) == list(expected.columns)
     assert list(got["model"]) == list(expected["model"])

@@ -324,7 +324,7 @@ def test_missing_preferences_equal_alpaca_eval_066(nan_tree, tmp_path):
     table, _ = _compat_table(nan_tree, folds="current")  # the reference venv's scikit-learn: 1.9
     diff = (table["lc_win_rate"] - ref["lc_win_rate"]).abs()
     assert diff.max() < 1e-6, diff
-    se = (table["lc_standard_error"] - ref["lc_standard_error"]).abs().drop(table.index[0])
+    se = (table["lc_win_rate_se"] - ref["lc_standard_error"]).abs().drop(table.index[0])
     assert se.dropna().max() < 1e-6
 
 

@@ -53,7 +53,7 @@ def test_leaderboard_ranks_the_gamed_model_first_but_says_so():
     assert (flags.drop("model_0") == "").all()
     # every verdict is 0.95: nothing to estimate a sampling error from, and the row says so
     row = table.set_index("model").loc["model_0"]
-    assert np.isnan(row["lc_ci_low"]) and "no residual spread" in row["lc_note"]
+    assert np.isnan(row["lc_win_rate_ci_low"]) and "no residual spread" in row["lc_note"]
 
 
 def test_answers_varying_only_by_the_prompt_are_near_identical():

@@ -65,12 +65,12 @@ def test_handful_of_judgments_gives_missing_lc_with_reason(sim6):
     table = _quiet(leaderboard, comps).set_index("model")
     row = table.loc["model_0"]
     assert row["n"] == 6
-    assert np.isnan(row["lc_win_rate"]) and np.isnan(row["lc_ci_low"])
+    assert np.isnan(row["lc_win_rate"]) and np.isnan(row["lc_win_rate_ci_low"])
     assert row["lc_note"].startswith("too few judgments (6 < ")
     # the other models keep their numbers, with real intervals
     others = table.drop(index=["model_0", sim6.comparisons.baselines[0]])
     assert others["lc_win_rate"].notna().all() and (others["lc_note"] == "").all()
-    assert (others["lc_ci_high"] > others["lc_ci_low"]).all()
+    assert (others["lc_win_rate_ci_high"] > others["lc_win_rate_ci_low"]).all()
 
 
 def test_minimum_is_per_coefficient(sim6):
@@ -117,14 +117,16 @@ def test_baselines_50_is_what_the_general_formula_gives_a_copy_of_it(sim6):
     assert table.loc[baseline, "lc_win_rate"] == pytest.approx(
         table.loc["baseline_copy", "lc_win_rate"], abs=1e-9
     )
-    assert np.isnan(table.loc["baseline_copy", ["lc_ci_low", "lc_ci_high"]].astype(float)).all()
+    assert np.isnan(
+        table.loc["baseline_copy", ["lc_win_rate_ci_low", "lc_win_rate_ci_high"]].astype(float)
+    ).all()
 
 
 def test_baseline_row_is_not_an_estimate(sim6):
     table = _quiet(leaderboard, sim6.comparisons).set_index("model")
     base = table.loc[sim6.comparisons.baselines[0]]
-    assert np.isnan(base["lc_ci_low"]) and np.isnan(base["lc_ci_high"])
-    assert np.isnan(base["lc_standard_error"])
+    assert np.isnan(base["lc_win_rate_ci_low"]) and np.isnan(base["lc_win_rate_ci_high"])
+    assert np.isnan(base["lc_win_rate_se"])
     assert base["lc_note"] == "baseline (50 by definition)"
 
 
@@ -194,7 +196,7 @@ def test_sandwich_intervals_use_t_with_clusters_minus_one(sim6):
     res = fit.results_["model_1"]
     ci = res.conf_int()
     np.testing.assert_allclose(
-        (ci["upper"] - ci["lower"]) / 2, stats.t.ppf(0.975, 39) * res.bse, rtol=1e-9
+        (ci["conf_high"] - ci["conf_low"]) / 2, stats.t.ppf(0.975, 39) * res.bse, rtol=1e-9
     )
     np.testing.assert_allclose(
         res.pvalues, 2 * stats.t.sf(np.abs(res.params / res.bse), 39), rtol=1e-9
@@ -242,7 +244,7 @@ def test_inactive_bound_keeps_wald_cut_at_the_bound(sim6):
     if res.on_bound():  # pragma: no cover - depends on the simulated slope
         pytest.skip("slope on the bound in this simulation")
     ci = res.conf_int()
-    assert ci.loc[LENGTH, "lower"] >= 0.0 and ci.loc[LENGTH, "upper"] <= 0.9
+    assert ci.loc[LENGTH, "conf_low"] >= 0.0 and ci.loc[LENGTH, "conf_high"] <= 0.9
     assert ci.notna().all().all()
     assert "Intervals are cut at the bounds" in str(res.summary())
 
@@ -369,4 +371,4 @@ def test_raw_standard_error_of_one_judgment_is_missing_not_zero():
     )
     table = Comparisons.from_dataframe(df).win_rates()
     assert table["win_rate"].iloc[0] == 100.0
-    assert np.isnan(table["standard_error"].iloc[0])
+    assert np.isnan(table["win_rate_se"].iloc[0])

@@ -297,7 +297,7 @@ def _published_table(n=12, seed=5, as_index=True):
             "n_total": 805,
             "avg_length": rng.integers(800, 3500, n),
             "length_controlled_winrate": np.clip(wr + rng.normal(0, 6, n), 1, 99),
-            "lc_standard_error": rng.uniform(0.1, 0.4, n),
+            "lc_win_rate_se": rng.uniform(0.1, 0.4, n),
         },
         index=[f"published-model-{i}" for i in range(n)],
     )

@@ -54,9 +54,9 @@ def _at_columns(table, fit, at: dict, se: dict, progress: bool):
     lc = avg_predictions(fit, at=at, **se, progress=progress).set_index("model")
     columns = {
         "lc_win_rate": "estimate",
-        "lc_standard_error": "std_error",
-        "lc_ci_low": "conf_low",
-        "lc_ci_high": "conf_high",
+        "lc_win_rate_se": "std_error",
+        "lc_win_rate_ci_low": "conf_low",
+        "lc_win_rate_ci_high": "conf_high",
     }
     out = table.copy()
     for col, source in columns.items():

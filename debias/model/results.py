@@ -431,26 +431,31 @@ class ModelResults:
             return pd.Series(np.nan, index=self.columns)
         return pd.Series(2 * stdtr(df, -np.abs(self.tvalues.to_numpy())), index=self.columns)
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals (level 1 - alpha) from the cluster-robust SEs.
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald confidence intervals at ``level`` from the cluster-robust SEs.
 
         Critical value from Student's t with G - 1 degrees of freedom; intersected with
         the fit's bounds when it has (inactive) bounds; NaN where Wald is invalid.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``conf_low, conf_high``, one row per coefficient.
         """
-        if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
             raise ParameterError(
-                f"The 'alpha' parameter must be a float in (0, 1). Got {alpha!r} instead."
+                f"The 'level' parameter must be a float in (0, 1), e.g. 0.95. Got {level!r} instead."
             )
-        z = critical_value(1 - alpha, df=self.df_resid)
+        z = critical_value(level, df=self.df_resid)
         se = self.bse
         lo, hi = self.params - z * se, self.params + z * se
         if self.lower is not None:
             lo = lo.clip(lower=pd.Series(np.asarray(self.lower, float), index=self.columns))
         if self.upper is not None:
             hi = hi.clip(upper=pd.Series(np.asarray(self.upper, float), index=self.columns))
-        return pd.DataFrame({"lower": lo, "upper": hi})
+        return pd.DataFrame({"conf_low": lo, "conf_high": hi})
 
-    def summary(self, alpha: float = 0.05) -> Summary:
+    def summary(self, level: float = 0.95) -> Summary:
         """A coefficient table (renders as HTML in a notebook, as text in a terminal).
 
         The header states the solver and its convergence status, the penalty and its
@@ -458,4 +463,4 @@ class ModelResults:
         errors were computed; where Wald inference is not valid the SE, z, p-value and
         interval columns are NaN and the header says why (:func:`~debias.model.summary.summarize`).
         """
-        return summarize(self, alpha)
+        return summarize(self, level)

@@ -54,7 +54,7 @@ def bounds_text(self) -> str | None:
     return ", ".join(items) if items else None
 
 
-def summarize(self, alpha: float = 0.05) -> Summary:
+def summarize(self, level: float = 0.95) -> Summary:
     """A coefficient table (renders as HTML in a notebook, as text in a terminal).
 
     The header states the solver and its convergence status, the penalty and its
@@ -64,7 +64,7 @@ def summarize(self, alpha: float = 0.05) -> Summary:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)  # the header says it instead
-        ci = self.conf_int(alpha)
+        ci = self.conf_int(level)
         bse, z, pv = self.bse, self.tvalues, self.pvalues
     table = pd.DataFrame(
         {
@@ -72,8 +72,8 @@ def summarize(self, alpha: float = 0.05) -> Summary:
             "std err": bse,
             "t": z,
             "P>|t|": pv,
-            f"[{alpha / 2:.3g}": ci["lower"],
-            f"{1 - alpha / 2:.3g}]": ci["upper"],
+            f"[{(1 - level) / 2:.3g}": ci["conf_low"],
+            f"{(1 + level) / 2:.3g}]": ci["conf_high"],
         }
     )
     status = self.status or ("converged" if self.converged else "did not converge")

@@ -11,8 +11,8 @@ debias                            AlpacaEval
 ``model``                         first column (unnamed) or index
 ``win_rate``                      ``win_rate``
 ``lc_win_rate``                   ``length_controlled_winrate``
-``standard_error``                ``standard_error``
-``lc_standard_error``             ``lc_standard_error``
+``win_rate_se``                   ``standard_error``
+``lc_win_rate_se``                ``lc_standard_error``
 ``avg_length``                    ``avg_length``
 ================================  ==============================
 
@@ -36,8 +36,8 @@ __all__ = ["ALIASES", "leaderboard_columns"]
 #: Our column -> the names other tools give it (AlpacaEval's published leaderboards).
 ALIASES = {
     "lc_win_rate": ("length_controlled_winrate",),
-    "lc_standard_error": ("length_controlled_standard_error",),
-    "standard_error": ("win_rate_se",),
+    "lc_win_rate_se": ("lc_standard_error", "length_controlled_standard_error"),
+    "win_rate_se": ("standard_error",),
 }
 
 

@@ -212,8 +212,8 @@ def coefficient_forest(fit, term: str | None = None, level: float = 0.95, std_er
             z = float(stats.norm.ppf(0.5 + level / 2))
             lo, hi = est - z * std_errors[m], est + z * std_errors[m]
         else:
-            ci = res.conf_int(1 - level).loc[term]
-            lo, hi = ci["lower"], ci["upper"]
+            ci = res.conf_int(level).loc[term]
+            lo, hi = ci["conf_low"], ci["conf_high"]
         unsupported = res.support_problem() is not None
         if unsupported:  # too few judgments or wins: no interval, drawn like a separated fit
             lo = hi = np.nan

@@ -20,11 +20,11 @@ COLUMNS = (
     "n",
     "n_missing",
     "win_rate",
-    "standard_error",
+    "win_rate_se",
     "lc_win_rate",
-    "lc_standard_error",
-    "lc_ci_low",
-    "lc_ci_high",
+    "lc_win_rate_se",
+    "lc_win_rate_ci_low",
+    "lc_win_rate_ci_high",
     "lc_note",
     "avg_length",
 )
@@ -180,13 +180,13 @@ def leaderboard_fit(
     se : {"sem", "sandwich", "bootstrap"}
         Uncertainty of the LC win rate (see :func:`~debias.counterfactual.avg_predictions`).
     level : float
-        Confidence level of ``lc_ci_low, lc_ci_high``.
+        Confidence level of ``lc_win_rate_ci_low, lc_win_rate_ci_high``.
 
     Returns
     -------
     table : pandas.DataFrame
-        Columns ``model, n, n_missing, win_rate, standard_error, lc_win_rate,
-        lc_standard_error, lc_ci_low, lc_ci_high, lc_note, avg_length`` (percent;
+        Columns ``model, n, n_missing, win_rate, win_rate_se, lc_win_rate,
+        lc_win_rate_se, lc_win_rate_ci_low, lc_win_rate_ci_high, lc_note, avg_length`` (percent;
         characters), sorted by ``lc_win_rate`` (missing last), and ``flags``: why a model's answers look degenerate
         (:func:`debias.reports.degenerate.flag_models`; '' when not).
 
@@ -256,14 +256,14 @@ def leaderboard_fit(
     table = table.rename(
         columns={
             "estimate": "lc_win_rate",
-            "std_error": "lc_standard_error",
-            "conf_low": "lc_ci_low",
-            "conf_high": "lc_ci_high",
+            "std_error": "lc_win_rate_se",
+            "conf_low": "lc_win_rate_ci_low",
+            "conf_high": "lc_win_rate_ci_high",
             "note": "lc_note",
         }
     )
     table["lc_note"] = table["lc_note"].fillna("")
-    for col in ("lc_win_rate", "lc_standard_error", "lc_ci_low", "lc_ci_high"):
+    for col in ("lc_win_rate", "lc_win_rate_se", "lc_win_rate_ci_low", "lc_win_rate_ci_high"):
         table[col] = table[col] * 100
     table = table[list(COLUMNS)].sort_values("lc_win_rate", ascending=False, kind="stable")
     table = table.reset_index(drop=True)

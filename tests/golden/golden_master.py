@@ -38,12 +38,29 @@ DATA_ENV = "DEBIAS_ALPACA_EVAL_DIR"
 NUMERIC_LEADERBOARD = (
     "n",
     "win_rate",
-    "standard_error",
+    "win_rate_se",
     "lc_win_rate",
-    "lc_standard_error",
-    "lc_ci_low",
-    "lc_ci_high",
+    "lc_win_rate_se",
+    "lc_win_rate_ci_low",
+    "lc_win_rate_ci_high",
 )
+#: Keys stored before the one-spelling renames (issue 11) -> today's names; values unchanged.
+RENAMED = {
+    "/standard_error": "/win_rate_se",
+    "/lc_standard_error": "/lc_win_rate_se",
+    "/lc_ci_low": "/lc_win_rate_ci_low",
+    "/lc_ci_high": "/lc_win_rate_ci_high",
+    "_controlled_standard_error": "_controlled_win_rate_se",
+    "_controlled_ci_low": "_controlled_win_rate_ci_low",
+    "_controlled_ci_high": "_controlled_win_rate_ci_high",
+}
+
+
+def _current_key(key: str) -> str:
+    for old, new in RENAMED.items():
+        if key.endswith(old):
+            return key[: -len(old)] + new
+    return key
 
 
 def _flatten_table(prefix: str, table: pd.DataFrame, index: str, columns) -> dict[str, float]:
@@ -143,7 +160,7 @@ def alpaca_eval_numbers() -> dict[str, float]:
         regularize=str(data / "derived" / "df_gamed_surrogate.csv"),
         se="sem",
     )
-    out |= _flatten_table("compat", compat, "model", ("lc_win_rate", "lc_standard_error"))
+    out |= _flatten_table("compat", compat, "model", ("lc_win_rate", "lc_win_rate_se"))
     return out
 
 
@@ -170,7 +187,8 @@ def path_of(group: str) -> Path:
 
 def load(group: str) -> dict[str, float]:
     stored = json.loads(path_of(group).read_text())
-    return {k: (math.nan if v is None else float(v)) for k, v in stored["values"].items()}
+    values = stored["values"].items()
+    return {_current_key(k): (math.nan if v is None else float(v)) for k, v in values}
 
 
 def compare(stored: dict[str, float], current: dict[str, float], tol: float = 1e-9) -> list[str]:

@@ -30,7 +30,7 @@
     data and formula (``audit(mediators=["length"])`` and
     ``leaderboard(formula=audit_formula(["length"]), lam=0)``);
 
-  each with ``_standard_error``, ``_ci_low``, ``_ci_high`` and ``_shift`` (controlled
+  each with ``_win_rate_se``, ``_win_rate_ci_low``, ``_win_rate_ci_high`` and ``_shift`` (controlled
   − raw); ``audit.json`` lists them under ``estimands`` with their ``controls``.
   A model whose data cannot support a controlled score gets NaN and a ``note``
   ("not estimable: ...").

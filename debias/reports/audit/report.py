@@ -102,7 +102,7 @@ class AuditReport:
         One row per model (baseline excluded): ``n, win_rate, win_rate_se,
         win_rate_ci_low, win_rate_ci_high``, then for each controlled win rate of
         ``info["estimands"]`` (prefix ``p`` naming what it controls, see the module
-        docstring) ``{p}_win_rate, {p}_standard_error, {p}_ci_low, {p}_ci_high,
+        docstring) ``{p}_win_rate, {p}_win_rate_se, {p}_win_rate_ci_low, {p}_win_rate_ci_high,
         {p}_shift, {p}_shift_ci_low, {p}_shift_ci_high``, ``avg_length`` (percent;
         characters), per mediator ``{m}_slope, {m}_slope_se, {m}_slope_ci_low,
         {m}_slope_ci_high, {m}_slope_p, {m}_effect``, ``separated`` and ``flags``
@@ -270,7 +270,7 @@ class AuditReport:
         main = self.info["main_estimand"]
         cols = ["model", "n", "win_rate"]
         for p in self.info["estimands"]:
-            cols += [f"{p}_win_rate", f"{p}_ci_low", f"{p}_ci_high"]
+            cols += [f"{p}_win_rate", f"{p}_win_rate_ci_low", f"{p}_win_rate_ci_high"]
         cols += [f"{main}_shift", "avg_length"]
         cols += [f"{m}_slope" for m in self.info["mediator_names"] if f"{m}_slope" in d]
         cols += [c for c in ("note", "flags") if (d[c] != "").any()]

@@ -270,7 +270,7 @@ def per_model_table(fit, comparisons, mediators, terms, effects, level, influenc
     for m in [x for x in fit.models_ if x in fit.results_]:
         res = fit.results_[m]
         coef_infl = influence[m]
-        wr, se = float(raw.loc[m, "win_rate"]), float(raw.loc[m, "standard_error"])
+        wr, se = float(raw.loc[m, "win_rate"]), float(raw.loc[m, "win_rate_se"])
         row = {
             "model": m,
             "n": int(raw.loc[m, "n"]),
@@ -294,9 +294,9 @@ def per_model_table(fit, comparisons, mediators, terms, effects, level, influenc
             shift = est - wr
             s_lo, s_hi, _p = t_interval(shift, 100 * _se_from(i1 - i0), g, level)
             row[f"{prefix}_win_rate"] = est
-            row[f"{prefix}_standard_error"] = est_se
-            row[f"{prefix}_ci_low"] = max(lo, 0.0) if np.isfinite(lo) else lo
-            row[f"{prefix}_ci_high"] = min(hi, 100.0) if np.isfinite(hi) else hi
+            row[f"{prefix}_win_rate_se"] = est_se
+            row[f"{prefix}_win_rate_ci_low"] = max(lo, 0.0) if np.isfinite(lo) else lo
+            row[f"{prefix}_win_rate_ci_high"] = min(hi, 100.0) if np.isfinite(hi) else hi
             row[f"{prefix}_shift"] = shift
             row[f"{prefix}_shift_ci_low"] = s_lo
             row[f"{prefix}_shift_ci_high"] = s_hi
