@@ -28,6 +28,9 @@ weight : float, optional
     1 by default.
 dataset : str, optional; position : int, optional
     Kept as given (AlpacaEval's sub-collection and source row).
+tokens_a, tokens_b : float, optional
+    Stored token counts of the answers (e.g. FastChat's ``token_len``); the
+    answer table then has a ``tokens`` column (NaN = unknown).
 """
 
 from __future__ import annotations
@@ -43,7 +46,14 @@ from debias.errors import InputError, ParameterError
 from debias.judgments import validate as check
 from debias.judgments import views
 from debias.judgments.scale import Scale
-from debias.judgments.store import NO_ANSWER, answer_table, prompt_table, quiet, take
+from debias.judgments.store import (
+    NO_ANSWER,
+    answer_table,
+    prompt_table,
+    quiet,
+    take,
+    token_counts,
+)
 
 INPUT_COLUMNS: tuple[str, ...] = (
     "prompt_id",
@@ -210,10 +220,11 @@ class Judgments:
             check.paired_grades(verdict, verdict_b, paired, source)
         shown = check.shown_first(col("shown_first"), n, source)
         weight = check.weights(col("weight"), n, source)
+        tokens = token_counts(col("tokens_a"), col("tokens_b"), n, source)
 
         prompt_code, prompts = prompt_table(ids, turn, prompt_text, source)
         answer_a, answer_b, answers = answer_table(
-            model_a, model_b, prompt_code, text_a, text_b, paired
+            model_a, model_b, prompt_code, text_a, text_b, paired, tokens
         )
         key = pd.DataFrame(
             {
@@ -353,6 +364,10 @@ class Judgments:
         if name in ("model_a", "answer_a", "model_b", "answer_b"):
             what = "model" if name.startswith("model") else "text"
             return take(self.answers[what], r[name.replace("model", "answer")].to_numpy())
+        if name in ("tokens_a", "tokens_b"):
+            if "tokens" not in self.answers:
+                return pd.Series(np.full(len(r), np.nan))
+            return take(self.answers["tokens"], r[name.replace("tokens", "answer")].to_numpy())
         if name in ("verdict", "verdict_b"):
             return pd.Series(self.scale.label(r[name].to_numpy()))
         if name == "judge":

@@ -12,8 +12,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning
+from debias.errors import DataWarning, InputError
 from debias.judgments import validate as check
+from debias.judgments.scale import row_list
 
 NO_ANSWER = -1
 
@@ -44,8 +45,12 @@ def prompt_table(ids: pd.Series, turn: np.ndarray, text: pd.Series, source: str)
     return code.astype(np.int32), prompts
 
 
-def answer_table(model_a, model_b, prompt_code, text_a, text_b, paired):
-    """Distinct (model, prompt, text) answers, and the ids of each row's A and B."""
+def answer_table(model_a, model_b, prompt_code, text_a, text_b, paired, tokens=None):
+    """Distinct (model, prompt, text) answers, and the ids of each row's A and B.
+
+    ``tokens``: optional (tokens_a, tokens_b) float arrays (NaN = unknown); the
+    answer table then has a ``tokens`` column (the first row's count of each answer).
+    """
     n = len(model_a)
     models = np.concatenate(
         [model_a.to_numpy(dtype=object), model_b.to_numpy(dtype=object)[paired]]
@@ -66,10 +71,38 @@ def answer_table(model_a, model_b, prompt_code, text_a, text_b, paired):
             "text": text.iloc[first].reset_index(drop=True),
         }
     )
+    if tokens is not None:
+        counts = np.concatenate([tokens[0], tokens[1][paired]])
+        answers["tokens"] = counts[first]
     answer_a = code[:n].astype(np.int32)
     answer_b = np.full(n, NO_ANSWER, dtype=np.int32)
     answer_b[paired] = code[n:]
     return answer_a, answer_b, answers
+
+
+def token_counts(tokens_a, tokens_b, n: int, source: str):
+    """The optional ``tokens_a`` / ``tokens_b`` columns as float arrays (NaN = unknown), or None.
+
+    Token counts are stored by some readers (FastChat's ``token_len``); they must
+    be non-negative numbers.
+    """
+    if tokens_a is None and tokens_b is None:
+        return None
+    out = []
+    for name, column in (("tokens_a", tokens_a), ("tokens_b", tokens_b)):
+        if column is None:
+            out.append(np.full(n, np.nan))
+            continue
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        bad = (np.isnan(values) & column.notna().to_numpy()) | (values < 0) | np.isinf(values)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise InputError(
+                f"{source}: column {name!r} is not a non-negative number of tokens in row(s) "
+                f"{row_list(rows)} (e.g. {column.iloc[rows[0]]!r})."
+            )
+        out.append(values)
+    return out[0], out[1]
 
 
 def quiet(func, *args, **kwargs):
