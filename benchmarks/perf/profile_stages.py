@@ -120,16 +120,17 @@ def main(argv=None) -> int:
     if args.cmd == "fitting":
         if not args.data:
             p.error("give --data or set DEBIAS_ALPACA_EVAL_DIR")
-        from debias.io import read_alpaca_eval
+        from debias.io import read_alpaca_eval, read_difficulty
 
         data = Path(args.data)
         comps = read_alpaca_eval(data, judge=JUDGE)
+        difficulty = read_difficulty(data / "derived" / "instruction_difficulty.csv", comps)
         reg = pd.read_csv(data / "derived" / "df_gamed_surrogate.csv")
 
         def work():
             fit = PreferenceGLM(
                 preset="length_controlled_v1",
-                difficulty=data / "derived" / "instruction_difficulty.csv",
+                difficulty=difficulty,
                 regularize=reg,
                 difficulty_join="position",
             ).fit(comps)

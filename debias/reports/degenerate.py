@@ -92,6 +92,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "system role line": ("system",),
 }
 _MARKERS = [(label, _KEYS[label], re.compile(rx, re.MULTILINE)) for label, rx in INJECTION_MARKERS]
+_ANY_KEY = "|".join(re.escape(k) for k in sorted({k for keys in _KEYS.values() for k in keys}))
 
 #: Flag when at least this share of a model's answers equal its most common answer
 #: (honest AlpacaEval models: at most 2.7%).
@@ -115,6 +116,14 @@ def _normalise(text: str) -> str:
     return " ".join(str(text).lower().split())
 
 
+def _lowered(texts: list[str]) -> list[str]:
+    """``[t.lower() for t in texts]`` in one call on the joined text (same result: NUL is
+    neither cased nor case-ignorable, so it ends a word like the end of a string)."""
+    if any("\0" in t for t in texts):
+        return [t.lower() for t in texts]
+    return "\0".join(texts).lower().split("\0")
+
+
 def injection_markers(text: str) -> list[str]:
     """Labels of the :data:`INJECTION_MARKERS` found in ``text``.
 
@@ -125,35 +134,98 @@ def injection_markers(text: str) -> list[str]:
     >>> injection_markers("if [[ -f x ]]; then echo ok; fi")
     []
     """
-    low = str(text).lower()
+    return _markers_of(str(text).lower())
+
+
+def _markers_of(low: str) -> list[str]:
     return [label for label, keys, rx in _MARKERS if any(k in low for k in keys) and rx.search(low)]
 
 
+def _markers_per_text(low: list[str]) -> list[list[str]]:
+    """:func:`injection_markers` of each lower-cased text (same labels): one pass of RE2
+    (pyarrow) finds the texts holding any marker's key; only those are checked further."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        has_key = pc.match_substring_regex(pa.array(low, type=pa.large_string()), _ANY_KEY)
+        candidate = has_key.to_numpy(zero_copy_only=False)
+    except (ImportError, ValueError, TypeError, UnicodeError, pa.ArrowException):
+        candidate = np.ones(len(low), dtype=bool)  # e.g. a lone surrogate: check every text
+    return [_markers_of(t) if c else [] for t, c in zip(low, candidate, strict=True)]
+
+
 def _shingles(normalised: str) -> set[str]:
+    """The character 5-grams of a text's first :data:`_MAX_CHARS` characters (the
+    definition; :func:`_distinct_shingle_codes` computes the same sets as integers)."""
     t = normalised[:_MAX_CHARS]
     return {t[i : i + _SHINGLE] for i in range(max(len(t) - _SHINGLE + 1, 1))}
 
 
+_NONE = np.iinfo(np.int64).max  # fills a row of shingle codes past its last distinct code
+
+
+def _distinct_shingle_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each text's distinct 5-grams (of its first :data:`_MAX_CHARS` characters) as exact
+    integers: row r holds text r's codes sorted, then :data:`_NONE`; and their counts.
+
+    A 5-gram is coded in base A + 1 over the rank of its characters among the A distinct
+    characters of ``texts`` (A + 1 marks the end of a text shorter than 5, whose one
+    5-gram is the whole text, as in :func:`_shingles`). None when A is too large for five
+    characters to fit in 63 bits (A > 6,200; then the caller uses Python sets).
+    """
+    width, k = _MAX_CHARS, _SHINGLE
+    codes = [np.frombuffer(t[:width].encode("utf-32-le"), dtype=np.uint32) for t in texts]
+    lens = np.fromiter((len(c) for c in codes), dtype=np.int64, count=len(codes))
+    flat = np.concatenate(codes) if len(codes) else np.zeros(0, np.uint32)
+    present = np.zeros(int(flat.max(initial=0)) + 1, dtype=bool)
+    present[flat] = True
+    alphabet = np.flatnonzero(present)
+    lookup = np.zeros(len(present), dtype=np.int64)
+    lookup[alphabet] = np.arange(len(alphabet))
+    base = len(alphabet) + 1  # rank len(alphabet): past the end of the text
+    if base**k >= 2**63:
+        return None
+    n = len(texts)
+    chars = np.full((n, width + k - 1), base - 1, dtype=np.int64)
+    row = np.repeat(np.arange(n), lens)
+    col = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+    chars[row, col] = lookup[flat]
+    key = chars[:, :width].copy()
+    for s in range(1, k):
+        key *= base
+        key += chars[:, s : s + width]
+    n_grams = np.maximum(lens - k + 1, 1)
+    key[np.arange(width)[None, :] >= n_grams[:, None]] = _NONE
+    key.sort(axis=1)
+    repeat = np.zeros(key.shape, dtype=bool)
+    repeat[:, 1:] = (key[:, 1:] == key[:, :-1]) & (key[:, 1:] != _NONE)
+    key[repeat] = _NONE
+    key.sort(axis=1)
+    return key, n_grams - repeat.sum(axis=1)
+
+
 def _mean_similarity(texts: list[str], n_pairs: int, seed: int = 0) -> float:
-    """Mean 5-gram Jaccard of ``n_pairs`` random pairs of already normalised ``texts``."""
+    """Mean 5-gram Jaccard of ``n_pairs`` random pairs of already normalised ``texts``
+    (vectorised: exact integer codes of the 5-grams, sorted per text and per pair)."""
     n = len(texts)
     if n < 2:
         return float("nan")
     rng = np.random.default_rng(seed)
     i = rng.integers(0, n, size=n_pairs)
     j = (i + rng.integers(1, n, size=n_pairs)) % n  # j != i
-    cache: dict[int, set[str]] = {}
-
-    def sh(k: int) -> set[str]:
-        if k not in cache:
-            cache[k] = _shingles(texts[k])
-        return cache[k]
-
-    sims = []
-    for a, b in zip(i, j, strict=True):
-        sa, sb = sh(int(a)), sh(int(b))
-        sims.append(len(sa & sb) / len(sa | sb))
-    return float(np.mean(sims))
+    used, where = np.unique(np.r_[i, j], return_inverse=True)
+    coded = _distinct_shingle_codes([texts[t] for t in used])
+    if coded is None:  # more than ~6,200 distinct characters: Python sets
+        sets = {int(t): _shingles(texts[t]) for t in used}
+        sims = [len(sets[a] & sets[b]) / len(sets[a] | sets[b]) for a, b in zip(i, j, strict=True)]
+        return float(np.mean(sims))
+    key, count = coded
+    a, b = where[:n_pairs], where[n_pairs:]
+    both = np.concatenate([key[a], key[b]], axis=1)
+    both.sort(axis=1)
+    common = ((both[:, 1:] == both[:, :-1]) & (both[:, 1:] != _NONE)).sum(axis=1)
+    return float(np.mean(common / (count[a] + count[b] - common)))
 
 
 def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
@@ -185,10 +257,11 @@ def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
     n = len(texts)
     if n == 0:
         raise InputError("answer_statistics() got no answers.")
-    answered = [t for t in (_normalise(t) for t in texts) if t]  # empty: no answer, not a copy
+    low = _lowered(texts)
+    answered = [t for t in (" ".join(t.split()) for t in low) if t]  # empty: no answer
     counts = pd.Series(answered, dtype=object).value_counts()
     top = int(counts.iloc[0]) if len(counts) else 0
-    found = [injection_markers(t) for t in texts]
+    found = _markers_per_text(low)
     markers: dict[str, int] = {}
     for labels in found:
         for label in labels:
