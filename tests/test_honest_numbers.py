@@ -128,6 +128,10 @@ def test_baseline_row_is_not_an_estimate(sim6):
     assert np.isnan(base["lc_win_rate_ci_low"]) and np.isnan(base["lc_win_rate_ci_high"])
     assert np.isnan(base["lc_win_rate_se"])
     assert base["lc_note"] == "baseline (50 by definition)"
+    # its raw win rate against itself is 50 by definition too: no standard error of 0
+    assert base["win_rate"] == pytest.approx(50.0) and np.isnan(base["win_rate_se"])
+    others = table.drop(index=sim6.comparisons.baselines[0])
+    assert (others["win_rate_se"] > 0).all()
 
 
 def test_no_variation_in_length_is_said(sim6):

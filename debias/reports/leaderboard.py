@@ -6,6 +6,7 @@ import inspect
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from debias.counterfactual import avg_predictions
@@ -253,6 +254,8 @@ def leaderboard_fit(
     )
     raw = comps.win_rates().drop(columns=["judge", "baseline"])
     table = raw.merge(lc, on="model", how="left")
+    # the baseline against itself: 50 by definition, not a sample estimate with an SE of 0
+    table.loc[table["model"] == glm.baseline_, "win_rate_se"] = np.nan
     table = table.rename(
         columns={
             "estimate": "lc_win_rate",
