@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_FAMILY_RULES", "model_families", "model_family", "same_famil
 #: Default rules, tried in order: a regular expression matched at the start of the
 #: lower-cased name (after any ``org/`` prefix) and the family it names.
 DEFAULT_FAMILY_RULES: tuple[tuple[str, str], ...] = (
+    (r"^gpt4all", "nomic"),
     (r"^(gpt|chatgpt|text-davinci|davinci|o1\b|o3\b|o4\b)", "openai"),
     (r"^claude", "anthropic"),
     (r"^(gemini|gemma|palm|bard|chat-bison|text-bison)", "google"),
@@ -53,6 +54,10 @@ DEFAULT_FAMILY_RULES: tuple[tuple[str, str], ...] = (
     (r"^openchat", "openchat"),
     (r"^zephyr", "huggingface"),
     (r"^guanaco", "uw"),
+    (r"^(oasst|openassistant)", "laion"),
+    (r"^rwkv", "rwkv"),
+    (r"^nous", "nous"),
+    (r"^h2ogpt", "h2o"),
 )
 _COMPILED = tuple((re.compile(p), f) for p, f in DEFAULT_FAMILY_RULES)
 
