@@ -272,6 +272,10 @@ def test_arena_hard_style_both_orders_five_levels():
     assert b["weight"].tolist() == [3.0, 1.0, 1.0, 3.0]  # strong verdicts count 3 times
     assert b["pair"].nunique() == 1  # both orders linked: same pair ...
     assert b.groupby("prompt").size().tolist() == [2, 2]  # ... and same prompt
+    # answer codes point into the answer table: each answer's model, stored once
+    assert (j.answers["model"].to_numpy()[b["answer_a"]] == b["model_a"]).all()
+    assert (j.answers["model"].to_numpy()[b["answer_b"]] == b["model_b"]).all()
+    assert len(set(b["answer_a"]) | set(b["answer_b"])) == 4  # both orders share answers
     # Arena-Hard's score for m (win vs baseline, tie = 1/2, weights):
     # q1: g4 strong win (w3, m gets 0), tie (w1, m gets 1/2); q2: m wins (w1), m strong win (w3)
     m_wins = np.where(b["model_a"] == "m", b["outcome"], 1 - b["outcome"])

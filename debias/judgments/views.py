@@ -156,7 +156,9 @@ def battles(judgments: Judgments) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``judge, prompt, turn, model_a, model_b, outcome, weight, shown_first, pair``.
+        ``judge, prompt, turn, model_a, model_b, outcome, weight, shown_first, pair,
+        answer_a, answer_b`` (the last two: int codes into ``judgments.answers``, read by
+        :func:`debias.battles.style.add_answer_features`).
 
     Examples
     --------
@@ -196,6 +198,8 @@ def battles(judgments: Judgments) -> pd.DataFrame:
     low = np.minimum(out["model_a"], out["model_b"])
     high = np.maximum(out["model_a"], out["model_b"])
     out["pair"] = pd.factorize(pd.Series(out["judge"] + "\0" + low + "\0" + high))[0]
+    out["answer_a"] = r["answer_a"].to_numpy(dtype=np.int32)
+    out["answer_b"] = r["answer_b"].to_numpy(dtype=np.int32)
     return out
 
 
