@@ -11,8 +11,11 @@ from debias.errors import InputError, ParameterError
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> None:
+    from debias.cli.battles import cmd_battle_leaderboard, is_battle_data
     from debias.reports.leaderboard import leaderboard_fit, to_markdown, write_table
 
+    if is_battle_data(args):
+        return cmd_battle_leaderboard(args)
     check_table_out(args, args.out)
     if args.save_difficulty is not None:
         check_writable(args.save_difficulty, "--save-difficulty")

@@ -19,6 +19,10 @@ def cmd_audit(args: argparse.Namespace) -> None:
     if not args.out.exists():
         check_writable(args.out)
     check_not_input(args.out, input_paths(args))
+    from debias.cli.battles import cmd_battle_audit, is_battle_data
+
+    if is_battle_data(args):
+        return cmd_battle_audit(args)
     model = _audit_model(args)
     comps = read_judgments(args)
     report = audit(comps, **model, level=args.level, out=None, progress=not args.quiet)

@@ -45,6 +45,9 @@ FLAGS = {
     "out": "--out",
     "at": "--at",
     "mediators": "--mediators",
+    "format": "--format",
+    "anchor": "--anchor",
+    "coef_out": "--coef-out",
 }
 # a keyword starts a word (after a space, an opening bracket, a comma or a backquote), so that
 # "m:difficulty=38.8" or "x.models=" in data are left alone

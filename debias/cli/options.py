@@ -124,7 +124,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
         action="append",
         metavar="COLUMN=FIELD",
         help="read a table's COLUMN as FIELD (instruction, model, baseline, preference, judge, "
-        "output_model, output_baseline); repeatable",
+        "output_model, output_baseline; battle tables: prompt_id, model_a, model_b, winner, "
+        "outcome, weight, shown_first, answer_a, answer_b); repeatable",
     )
     p.add_argument("--baseline", help="the baseline's name, when the table has no baseline column")
     p.add_argument(
@@ -164,8 +165,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--compat",
-        choices=("alpaca_eval",),
-        help="the reference's exact procedure (L1, CV-chosen C)",
+        choices=("alpaca_eval", "arena_hard", "arena_rank", "fastchat"),
+        help="a tool's exact procedure: alpaca_eval (L1, CV-chosen C); on battle data "
+        "arena_hard (Arena-Hard-Auto's scores and bootstrap), arena_rank (arena-rank's "
+        "ContextualBradleyTerry), fastchat (FastChat's Elo scale)",
     )
     p.add_argument(
         "--compat-folds",
@@ -184,6 +187,14 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         choices=("instruction", "position"),
         help="match difficulty by instruction (default) or by row position (the reference's defect; "
         "default with --compat)",
+    )
+
+
+def add_battle_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        help="the layout of battle data when it cannot be detected: arena_hard_battles, "
+        "arena_hard_judgments, battle_table, ... (any pair of models; read as battles)",
     )
 
 

@@ -9,6 +9,7 @@ from debias.cli import fitting, judge
 from debias.cli.options import (
     Parser,
     add_at_option,
+    add_battle_options,
     add_data_options,
     add_formula_options,
     add_model_options,
@@ -89,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--save-difficulty", type=Path, help="also save the fitted instruction difficulty (CSV)"
     )
+    add_battle_options(p)
+    p.add_argument(
+        "--anchor",
+        help="battle data: the model scores are against (default: the baseline when every "
+        "battle has one, else the model with most battles)",
+    )
+    p.add_argument(
+        "--coef-out",
+        type=Path,
+        help="battle data: write the style coefficients with their intervals (.csv .tsv .md .json)",
+    )
     p.set_defaults(func=fitting.cmd_leaderboard)
 
     # --- matrix ------------------------------------------------------------------------------
@@ -161,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--level", type=confidence_level, default=0.95, help="confidence level (default 0.95)"
     )
+    add_battle_options(p)
     p.set_defaults(func=judge.cmd_audit)
 
     # --- demo --------------------------------------------------------------------------------
