@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debias.errors import InputError, ParameterError
+from debias.io.judges.arena_bench import SINGLE_GRADES_FORMAT
 from debias.io.judges.arena_hard import (
     BATTLE_FIELDS,
     read_arena_hard_battles,
     read_arena_hard_judgments,
 )
 from debias.io.judges.battle_tables import FIELDS, read_battle_table
+from debias.io.judges.mt_bench import FASTCHAT_PAIR_FORMAT, PBA_FORMAT
+from debias.io.judges.vicuna import VICUNA_FORMAT
 from debias.io.safe_read import GZIP_MAGIC, check_regular_file
 from debias.io.tables import TABLE_SUFFIXES, table_format
 from debias.judgments import Judgments
@@ -193,6 +196,10 @@ FORMATS: dict[str, Format] = {
         _read_table,
     ),
 }
+FORMATS["mt_bench_pba"] = Format(*PBA_FORMAT)
+FORMATS["mt_bench_pairs"] = Format(*FASTCHAT_PAIR_FORMAT)
+FORMATS["single_grades"] = Format(*SINGLE_GRADES_FORMAT)
+FORMATS["vicuna_reviews"] = Format(*VICUNA_FORMAT)
 
 
 def _format_list() -> str:
