@@ -134,6 +134,7 @@ def test_captured_text_that_is_no_verdict_is_unparsed():
         (r"(a+)+b", "repeat inside a repeat"),
         (r"(\w*\s*)*x", "repeat inside a repeat"),
         (r"(a|aa)+b", "repeated alternation"),
+        (r"(?:(?>a+)b?)+c", "repeat inside a repeat"),
         (r"(A)\1", "back-references"),
         (r"(?=A)(A)", "look-arounds"),
         (r"(?<!x)(A)", "look-arounds"),

@@ -45,6 +45,7 @@ from re import _parser as sre_parse
 from re._constants import (
     ASSERT,
     ASSERT_NOT,
+    ATOMIC_GROUP,
     BRANCH,
     GROUPREF,
     GROUPREF_EXISTS,
@@ -354,8 +355,8 @@ def _risky(tree, inside_repeat: bool) -> str | None:
             problem = _risky(body, inside_repeat or repeats)
             if problem:
                 return problem
-        elif op == SUBPATTERN:
-            problem = _risky(arg[-1], inside_repeat)
+        elif op in (SUBPATTERN, ATOMIC_GROUP):
+            problem = _risky(arg if op == ATOMIC_GROUP else arg[-1], inside_repeat)
             if problem:
                 return problem
         elif op == BRANCH:
@@ -370,8 +371,8 @@ def _flatten(tree):
     """Every (op, arg) of a parsed pattern, groups opened."""
     for op, arg in tree:
         yield op, arg
-        if op == SUBPATTERN:
-            yield from _flatten(arg[-1])
+        if op in (SUBPATTERN, ATOMIC_GROUP):
+            yield from _flatten(arg if op == ATOMIC_GROUP else arg[-1])
         elif op in (MAX_REPEAT, MIN_REPEAT, POSSESSIVE_REPEAT):
             yield from _flatten(arg[2])
 
