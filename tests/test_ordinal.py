@@ -145,3 +145,21 @@ def test_probability_jacobian_matches_finite_differences():
             cum = np.column_stack([np.zeros(4), cum, np.ones(4)])
             moved.append(np.diff(cum, axis=1))
         np.testing.assert_allclose(jac[:, :, j], (moved[0] - moved[1]) / (2 * eps), atol=1e-7)
+
+
+def test_influence_reproduces_the_sandwich_and_names_its_clusters():
+    x, y, g = _data(n=300, seed=8)
+    labels = np.array([f"p{v}" for v in g])
+    fit = fit_ordinal(x, y, cluster=labels)
+    G = len(np.unique(g))
+    np.testing.assert_allclose(fit.influence.T @ fit.influence * G / (G - 1), fit.cov)
+    assert sorted(fit.clusters.tolist()) == sorted(set(labels.tolist()))
+    # a cluster's influence is H^-1 times its summed scores: removing the cluster moves the
+    # estimate by about minus its influence (one-step jackknife)
+    drop = fit.clusters[0]
+    keep = labels != drop
+    refit = fit_ordinal(x[keep], y[keep])
+    moved = np.concatenate([refit.coef, refit.thresholds]) - np.concatenate(
+        [fit.coef, fit.thresholds]
+    )
+    np.testing.assert_allclose(moved, -fit.influence[0], atol=0.02)

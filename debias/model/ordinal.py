@@ -92,6 +92,12 @@ class OrdinalFit:
     n_clusters : int
     problems : dict
         Term or ``"levels"`` / ``"fit"`` -> why a number is missing or doubtful.
+    influence : ndarray
+        Per-cluster influence of the fitted parameters, shape ``(n_clusters, len(param_names))``:
+        ``influence.T @ influence * G/(G-1) == cov``; stack it with other estimates' influences
+        for the covariance of a difference.
+    clusters : ndarray
+        The cluster label of each row of ``influence``.
     """
 
     names: tuple[str, ...]
@@ -108,6 +114,8 @@ class OrdinalFit:
     n: int
     n_clusters: int
     problems: dict = field(default_factory=dict)
+    influence: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    clusters: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @property
     def threshold_names(self) -> list[str]:
@@ -302,7 +310,7 @@ def fit_ordinal(
     _, grad_rows, hess = _derivatives(phi, Xk, sub_codes, wk, m, L, need_rows=True)
     J = np.eye(kf + m)
     J[kf:, kf:] = L
-    cov_model, cov = _covariances(hess, grad_rows, groups[keep], J)
+    cov_model, cov, influence, labels = _covariances(hess, grad_rows, groups[keep], J)
     if not converged:
         problems["fit"] = f"Newton did not converge in {max_iter} iterations: estimates doubtful"
         warnings.warn(f"fit_ordinal: {problems['fit']}.", FitWarning, stacklevel=2)
@@ -326,6 +334,8 @@ def fit_ordinal(
         n=int(keep.sum()),
         n_clusters=n_clusters,
         problems=problems,
+        influence=influence,
+        clusters=(np.arange(n) if cluster is None else np.asarray(cluster))[keep][labels],
     )
 
 
@@ -439,15 +449,16 @@ def _newton(X, codes, w, n_obs_levels, tol, max_iter):
 
 
 def _covariances(hess, rows, groups, J):
-    """Model-based and cluster-robust covariances, mapped by ``J`` to ``(beta, theta)``."""
+    """Model-based and cluster-robust covariances and per-cluster influences in ``(beta, theta)``."""
+    codes, uniq = pd.factorize(groups)
+    first = np.unique(codes, return_index=True)[1]  # a row of each cluster, for its label
     try:
         inv = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
         nan = np.full(hess.shape, np.nan)
-        return nan, nan
-    codes, uniq = pd.factorize(groups)
+        return nan, nan, np.full((len(uniq), hess.shape[0]), np.nan), first
     per_cluster = np.zeros((len(uniq), rows.shape[1]))
     np.add.at(per_cluster, codes, rows)
-    meat = per_cluster.T @ per_cluster
-    robust = inv @ meat @ inv * cluster_factor(len(uniq))
-    return J @ inv @ J.T, J @ robust @ J.T
+    influence = per_cluster @ inv @ J.T
+    robust = influence.T @ influence * cluster_factor(len(uniq))
+    return J @ inv @ J.T, robust, influence, first

@@ -1,0 +1,138 @@
+"""Graded verdicts: the symmetric cumulative logit against a direct constrained fit, simulated
+judges with known strengths and style slope, and Arena-Hard's published convention scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize
+from scipy.special import expit
+
+from debias.errors import InputError, ParameterError
+from debias.reports.graded_verdicts import arena_hard_levels, graded_verdicts
+from debias.simulate.grades import level_probabilities, simulate_graded_verdicts
+
+LOW_FIRST = np.array([0.0, 0.0, 0.5, 1.0, 1.0])  # outcome of each level, B>>A first
+
+
+def test_symmetric_fit_is_the_constrained_maximum_likelihood():
+    sim = simulate_graded_verdicts(n_prompts=150, seed=2)
+    rep = graded_verdicts(sim.battles, labels=sim.labels[::-1], features=("length",))
+    b = sim.battles
+    code = b["level"].map({lab: i for i, lab in enumerate(sim.labels)}).to_numpy()
+    x1 = (b["model_a"] == "model_1").to_numpy(float)
+    x2 = (b["model_a"] == "model_2").to_numpy(float)
+    style = ((b["length_a"] - b["length_b"]) / (b["length_a"] + b["length_b"])).to_numpy()
+
+    def nll(p):  # cut points (-c2, -c1, c1, c2), c2 = c1 + exp(d)
+        s1, s2, g, c1, d = p
+        c1 = abs(c1)
+        cuts = np.array([-(c1 + np.exp(d)), -c1, c1, c1 + np.exp(d)])
+        eta = s1 * x1 + s2 * x2 + g * style
+        cum = np.column_stack(
+            [np.zeros(len(eta)), expit(cuts[None] - eta[:, None]), np.ones(len(eta))]
+        )
+        return -np.log(np.diff(cum, axis=1)[np.arange(len(eta)), code]).sum()
+
+    best = minimize(nll, [0, 0, 0, 0.5, 0.5], method="BFGS", options={"gtol": 1e-9})
+    co = rep.coefficients.set_index("term")["estimate"]
+    got = [co["strength[model_1]"], co["strength[model_2]"], co["style[length]"]]
+    np.testing.assert_allclose(got, best.x[:3], atol=1e-4)
+    assert co["1|2"] == pytest.approx(-co["2|3"], abs=1e-9)  # symmetric cut points
+
+
+def test_simulated_judge_strengths_scores_and_style_are_covered():
+    hits_s, hits_score, hits_style = [], [], []
+    for seed in range(25):
+        sim = simulate_graded_verdicts(n_prompts=250, seed=seed)
+        rep = graded_verdicts(sim.battles, labels=sim.labels[::-1], features=("length",))
+        co = rep.coefficients.set_index("term")
+        tab = rep.table.set_index("model")
+        for m in ("model_1", "model_2"):
+            t = sim.truth_strengths[m]
+            row = co.loc[f"strength[{m}]"]
+            hits_s.append(row["conf_low"] <= t <= row["conf_high"])
+            truth = 100 * level_probabilities(np.array([t]), sim.thresholds)[0] @ LOW_FIRST
+            hits_score.append(
+                tab.loc[m, "controlled_conf_low"] <= truth <= tab.loc[m, "controlled_conf_high"]
+            )
+        row = co.loc["style[length]"]
+        hits_style.append(row["conf_low"] <= sim.style_slope <= row["conf_high"])
+    assert 0.88 <= np.mean(hits_s) <= 1.0
+    assert 0.88 <= np.mean(hits_score) <= 1.0
+    assert 0.84 <= np.mean(hits_style) <= 1.0
+
+
+def test_convention_is_the_weighted_win_rate_and_difference_is_shown():
+    df = pd.DataFrame(
+        {"prompt": ["p1", "p1", "p2", "p2", "p3", "p3", "p4", "p4"], "model_a": "base",
+         "model_b": "m", "level": ["A>>B", "B>A", "A=B", "B>>A", "A>B", "B>A", "A>B", "A>B"]}
+    )  # fmt: skip
+    rep = graded_verdicts(df, anchor="base")
+    row = rep.table.set_index("model").loc["m"]
+    # m's outcomes 0, 1, .5, 1, 0, 1, 0, 0 with weights 3, 1, 1, 3, 1, 1, 1, 1
+    assert row["convention_score"] == pytest.approx(100 * (1 + 0.5 + 3 + 1) / 12)
+    assert row["difference"] == pytest.approx(row["ordinal_score"] - row["convention_score"])
+    assert rep.anchor == "base" and "3 times" in rep.definition
+
+
+def test_hostile_inputs():
+    df = pd.DataFrame(
+        {"prompt": ["p1", "p2"], "model_a": "a", "model_b": "b", "level": ["A>B", "A>>>B"]}
+    )
+    with pytest.raises(InputError, match="not one of labels"):
+        graded_verdicts(df, anchor="a")
+    df2 = pd.DataFrame(
+        {"prompt": ["p1", "p2"], "model_a": ["a", "c"], "model_b": ["b", "d"], "level": "A>B"}
+    )
+    with pytest.raises(ParameterError, match="anchor"):
+        graded_verdicts(df2)
+    with pytest.raises(InputError, match="length_a"):
+        graded_verdicts(df.iloc[:1], features=("length",), anchor="a")
+    with pytest.raises(ParameterError, match="each of"):
+        graded_verdicts(df.iloc[:1])
+
+
+def test_a_model_that_always_wins_is_missing_with_reason():
+    sim = simulate_graded_verdicts(n_prompts=80, seed=4)
+    b = sim.battles.copy()
+    b.loc[b["model_a"] == "model_2", "level"] = "A>>B"
+    rep = graded_verdicts(b, labels=sim.labels[::-1])
+    row = rep.table.set_index("model").loc["model_2"]
+    assert np.isnan(row["ordinal_conf_low"]) and "separation" in row["note"]
+    ok = rep.table.set_index("model").loc["model_1"]
+    assert ok["ordinal_conf_low"] < ok["ordinal_score"] < ok["ordinal_conf_high"]
+
+
+def test_arena_hard_published_convention_and_modelled_levels(judges_dir):
+    from debias.io.judges import read_arena_hard_battles
+
+    path = judges_dir / "arena_hard_v0.1" / "arena_hard_battles.jsonl"
+    levels = arena_hard_levels(read_arena_hard_battles(path, judge="gpt-4-1106-preview"))
+    assert len(levels) == 2000  # both games of 500 questions for 2 models
+    rep = graded_verdicts(levels, features=("tokens",))
+    t = rep.table.set_index("model")
+    assert rep.anchor == "gpt-4-0314"
+    assert round(t.loc["gpt-4-0613", "convention_score"], 2) == 37.90  # the published CSV
+    assert round(t.loc["gpt-3.5-turbo-0125", "convention_score"], 2) == 23.34
+    for m in ("gpt-4-0613", "gpt-3.5-turbo-0125"):
+        # both answer shorter than the baseline: style control raises both (judges README)
+        assert t.loc[m, "controlled_score"] > t.loc[m, "ordinal_score"]
+        assert (
+            t.loc[m, "difference_conf_low"]
+            < t.loc[m, "difference"]
+            < t.loc[m, "difference_conf_high"]
+        )
+    # the 1+3 blocks: which game was strong does not matter without a position term
+    flipped = levels.copy()
+    amb = flipped.groupby(["prompt", "model_b"])["level"].transform(
+        lambda s: (
+            len(set(s)) == 2 and {v.replace(">>", ">") for v in s} == {s.iloc[0].replace(">>", ">")}
+        )
+    )
+    swap = {"A>>B": "A>B", "A>B": "A>>B", "B>>A": "B>A", "B>A": "B>>A", "A=B": "A=B"}
+    flipped.loc[amb, "level"] = flipped.loc[amb, "level"].map(swap)
+    assert amb.sum() > 0
+    rep2 = graded_verdicts(flipped, features=("tokens",))
+    pd.testing.assert_frame_equal(rep.coefficients, rep2.coefficients, atol=1e-8)
