@@ -124,13 +124,26 @@ def test_models_exclude_and_bootstrap_flags(tmp_path, capsys, stand_in):
     f = tmp_path / "votes.csv"
     VOTES.to_csv(f, index=False)
     code, _, err = run(
-        ["leaderboard", str(f), *MAP, "--exclude", "z", "--se", "bootstrap", "--n-boot", "50"],
+        [
+            "leaderboard",
+            str(f),
+            *MAP,
+            "--exclude",
+            "z",
+            "--se",
+            "bootstrap",
+            "--n-boot",
+            "50",
+            "--judge",
+            "human",
+        ],
         capsys,
     )
     assert code == 0, err
     (call,) = stand_in
     assert set(call["battles"]["model_a"]) | set(call["battles"]["model_b"]) == {"x", "y"}
     assert call["cov_type"] == "bootstrap" and call["n_boot"] == 50
+    assert call["judgments"].judges == ["human"]  # --judge names the judge the file omits
     assert "bootstrap: 50 replicates over prompts" in err
 
 

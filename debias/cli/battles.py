@@ -10,6 +10,7 @@ AlpacaEval path of :mod:`debias.cli.fitting`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def _refuse_alpaca_options(args: argparse.Namespace) -> None:
 
 def read_battles(args: argparse.Namespace):
     """(judgments, battles frame) of the command: one judge, the models selected."""
+    import pandas as pd
+
     from debias.io.judges import read_judgments
 
     note(args, f"reading {args.path}…")
@@ -76,7 +79,10 @@ def read_battles(args: argparse.Namespace):
         mapping=dict(args.mapping) if args.mapping else None,
         baseline=args.baseline,
     )
-    if args.judge is not None:
+    if args.judge is not None and judgments.judges == ["unknown"]:  # the files name no judge
+        rows = judgments.rows.assign(judge=pd.Categorical([args.judge] * len(judgments)))
+        judgments = dataclasses.replace(judgments, rows=rows)
+    elif args.judge is not None:
         judgments = judgments.select(judge=args.judge)
     elif len(judgments.judges) > 1:
         raise InputError(

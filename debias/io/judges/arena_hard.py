@@ -232,7 +232,7 @@ def _judgment_rows(f: Path, baseline: str, judge: str | None):
         if not ok_names or not isinstance(games, list) or not 1 <= len(games) <= 2:
             problems.append((line, "needs question_id, model and games (a list of 1 or 2)"))
             continue
-        name = judge or rec.get("judge") or f.parent.name
+        name = rec.get("judge") or judge or f.parent.name
         for g, game in enumerate(games, start=1):
             score = game.get("score") if isinstance(game, dict) else "?"
             if score is not None and score not in _MIRROR:
@@ -263,7 +263,7 @@ def read_arena_hard_judgments(
         The model shown as Assistant A in game 1. The files do not name it;
         Arena-Hard v0.1's ``gpt-4-0314`` is assumed, with a warning, when not given.
     judge : str, optional
-        Overrides the files' ``judge`` field (default: that field, else the folder).
+        The judge of lines without a ``judge`` field (default: the file's folder).
     answers : bool
         Join ``question.jsonl`` and ``model_answer/`` found beside the files
         (up to three folders up, as Arena-Hard lays them out).

@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ def first_record(path: Path) -> dict | None:
             data = stream.read(_PEEK)
         line = next((t for t in data.decode("utf-8", "replace").splitlines() if t.strip()), "")
         item = json.loads(line)
-    except (InputError, OSError, EOFError, ValueError, RecursionError):
+    except (InputError, OSError, EOFError, ValueError, RecursionError, zlib.error):
         return None
     return item if isinstance(item, dict) else None
 
@@ -74,7 +75,7 @@ def _head(path: Path) -> str:
             fh.seek(0)
             stream = gzip.GzipFile(fileobj=fh) if magic == GZIP_MAGIC else fh
             return stream.read(_PEEK).decode("utf-8", "replace")
-    except (InputError, OSError, EOFError):
+    except (InputError, OSError, EOFError, zlib.error):
         return ""
 
 
