@@ -25,7 +25,7 @@ def test_symmetric_fit_is_the_constrained_maximum_likelihood():
     x2 = (b["model_a"] == "model_2").to_numpy(float)
     style = ((b["length_a"] - b["length_b"]) / (b["length_a"] + b["length_b"])).to_numpy()
 
-    def nll(p):  # cut points (-c2, -c1, c1, c2), c2 = c1 + exp(d)
+    def row_nll(p):  # cut points (-c2, -c1, c1, c2), c2 = c1 + exp(d)
         s1, s2, g, c1, d = p
         c1 = abs(c1)
         cuts = np.array([-(c1 + np.exp(d)), -c1, c1, c1 + np.exp(d)])
@@ -33,13 +33,25 @@ def test_symmetric_fit_is_the_constrained_maximum_likelihood():
         cum = np.column_stack(
             [np.zeros(len(eta)), expit(cuts[None] - eta[:, None]), np.ones(len(eta))]
         )
-        return -np.log(np.diff(cum, axis=1)[np.arange(len(eta)), code]).sum()
+        return -np.log(np.diff(cum, axis=1)[np.arange(len(eta)), code])
 
-    best = minimize(nll, [0, 0, 0, 0.5, 0.5], method="BFGS", options={"gtol": 1e-9})
-    co = rep.coefficients.set_index("term")["estimate"]
-    got = [co["strength[model_1]"], co["strength[model_2]"], co["style[length]"]]
-    np.testing.assert_allclose(got, best.x[:3], atol=1e-4)
-    assert co["1|2"] == pytest.approx(-co["2|3"], abs=1e-9)  # symmetric cut points
+    best = minimize(lambda p: row_nll(p).sum(), [0, 0, 0, 0.5, 0.5], method="BFGS",
+                    options={"gtol": 1e-10})  # fmt: skip
+    co = rep.coefficients.set_index("term")
+    terms = ["strength[model_1]", "strength[model_2]", "style[length]"]
+    np.testing.assert_allclose(co.loc[terms, "estimate"], best.x[:3], atol=1e-4)
+    assert co.loc["1|2", "estimate"] == pytest.approx(-co.loc["2|3", "estimate"], abs=1e-9)
+    # the prompt-clustered sandwich of the constrained model, by finite differences
+    eps, p0 = 1e-5, best.x
+    steps = np.eye(5) * eps
+    scores = np.column_stack([(row_nll(p0 + e) - row_nll(p0 - e)) / (2 * eps) for e in steps])
+    grad = lambda p: np.array([(row_nll(p + e) - row_nll(p - e)).sum() / (2 * eps) for e in steps])  # noqa: E731
+    hess = np.column_stack([(grad(p0 + e) - grad(p0 - e)) / (2 * eps) for e in steps])
+    per_prompt = pd.DataFrame(scores).groupby(b["prompt"].to_numpy()).sum().to_numpy()
+    G = len(per_prompt)
+    inv = np.linalg.inv((hess + hess.T) / 2)
+    cov = inv @ per_prompt.T @ per_prompt @ inv * G / (G - 1)
+    np.testing.assert_allclose(co.loc[terms, "std_error"], np.sqrt(np.diag(cov))[:3], rtol=2e-3)
 
 
 def test_simulated_judge_strengths_scores_and_style_are_covered():
