@@ -223,15 +223,17 @@ class Design:
                 check_term(factor.code, spec.rhs, spec.mediators)
         self._desc = patsy.ModelDesc([], terms)
         try:
-            self._info = patsy.dmatrix(
+            training = patsy.dmatrix(
                 self._desc,
                 frame,
                 eval_env=SafeEnvironment([functions()]),
                 NA_action="raise",
                 return_type="matrix",
-            ).design_info
+            )
         except patsy.PatsyError as exc:
             raise FormulaError(f"Formula {spec.rhs!r}: {_one_line(exc)}") from None
+        self._info = training.design_info
+        self._training: np.ndarray | None = np.asarray(training, dtype=float)
         self.columns = [STRENGTH, *self._info.column_names]
 
     def __getstate__(self) -> dict:
@@ -239,6 +241,24 @@ class Design:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["spec"], state["frame"])
+        self._training = None
+
+    def training_matrix(self, strength: np.ndarray | float = 1.0) -> np.ndarray:
+        """The design matrix of the training frame, from the one evaluation that fitted the
+        transforms (equal to ``matrix(frame, strength)``; given once, then released).
+
+        Raises
+        ------
+        ParameterError
+            When it was already taken (use :meth:`matrix`).
+        """
+        if self._training is None:
+            raise ParameterError(
+                "Design.training_matrix() gives the training rows' matrix once; use "
+                "matrix(frame) to evaluate the formula again."
+            )
+        x, self._training = self._training, None
+        return self._finish(x, strength)
 
     def matrix(self, frame: pd.DataFrame, strength: np.ndarray | float = 1.0) -> np.ndarray:
         """The design matrix (float64, ``strength`` first) for rows indexed by model."""
@@ -248,7 +268,10 @@ class Design:
             if isinstance(exc.__cause__, InputError):  # e.g. a model the transforms never saw
                 raise exc.__cause__ from None
             raise FormulaError(f"Formula {self.spec.rhs!r}: {_one_line(exc)}") from None
-        x = np.asarray(x, dtype=float)
+        return self._finish(np.asarray(x, dtype=float), strength)
+
+    def _finish(self, x: np.ndarray, strength: np.ndarray | float) -> np.ndarray:
+        """``[strength, x]`` after checking that every value is finite."""
         infinite = ~np.isfinite(x)
         if infinite.any():
             j = int(np.flatnonzero(infinite.any(axis=0))[0])
@@ -258,7 +281,7 @@ class Design:
                 "exp() of a large value); use a transform that stays finite, e.g. "
                 "tanh(scaled(...))."
             )
-        s = np.broadcast_to(np.asarray(strength, dtype=float), (len(frame),))
+        s = np.broadcast_to(np.asarray(strength, dtype=float), (len(x),))
         return np.column_stack([s, x])
 
 

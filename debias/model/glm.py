@@ -24,7 +24,8 @@ from sklearn.base import BaseEstimator
 from debias import mediators as _mediators
 from debias.data import Comparisons
 from debias.errors import InputError, ParameterError, check_param
-from debias.model.formula import Design, model_frame, resolve_formula
+from debias.model.design import model_blocks, stacked_design
+from debias.model.formula import model_frame, resolve_formula
 from debias.model.params import GLM_CONSTRAINTS, Interval, validate
 from debias.model.regularization import RegularizationMixin
 from debias.model.results import ModelResults
@@ -277,19 +278,18 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, BaseEstim
             )
 
         frame = model_frame(rows, self.spec_, gamma_rows, features)
-        parts = [frame]
+        reg_frame = None
         if reg_rows is not None:
-            parts.append(model_frame(reg_rows, self.spec_, gamma_reg, reg_features))
-        full = pd.concat(parts)
-        self.design_ = Design(self.spec_, full)
-        X = self.design_.matrix(frame, 1.0)
+            reg_frame = model_frame(reg_rows, self.spec_, gamma_reg, reg_features)
+        # the formula evaluated once over all rows (debias.model.design)
+        stacked = stacked_design(self.spec_, frame, reg_frame)
+        self.design_ = stacked.design
+        X, Xr = stacked.own, stacked.shared
         self.columns_ = self.design_.columns
-        Xr = None
-        if reg_rows is not None:
-            Xr = self.design_.matrix(full.iloc[len(frame) :], 0.0)
-            self.regularization_ = full.iloc[len(frame) :]
-        else:
-            self.regularization_ = None
+        self.regularization_ = None
+        if reg_frame is not None:  # the columns of both frames, as the stacked frame has
+            extra = [c for c in reg_frame.columns if c not in frame.columns]
+            self.regularization_ = reg_frame.reindex(columns=[*frame.columns, *extra])
 
         models = [str(m) for m in pd.unique(rows["model"])]
         fit_models = [m for m in models if m != baseline]
@@ -310,8 +310,10 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, BaseEstim
         coef, hess, conv, fixed = self._stage2(Xf, y, w, group, fit_models, Xr, reg_rows)
         self.results_ = {}
         bounds = self._bounds_arrays(len(self.columns_)) if self.bounds else (None, None)
-        for g, m in enumerate(fit_models):
-            idx = np.flatnonzero(group == g)
+        # each model's rows: a slice (views, no copies) when they come grouped by model
+        for g, (m, idx) in enumerate(
+            zip(fit_models, model_blocks(group, len(fit_models)), strict=True)
+        ):
             self.results_[m] = ModelResults(
                 model=m,
                 baseline=baseline,

@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from debias.errors import DataWarning, FitWarning, InputError, ParameterError
+from debias.model.families import BINOMIAL_LOGIT
 from debias.model.solvers.cvxpy import fit_cvxpy
 from debias.model.solvers.newton import Problem, fit_newton
 
@@ -186,16 +187,14 @@ class Stage2Mixin:
                         folds=self.compat_folds,
                     )
         # Hessians at the solution (bread of the sandwich), with regularisation rows.
-        from scipy.special import expit
-
         hess = np.zeros((G, k, k))
         for g in range(G):
             sel = group == g
-            Xg, wg = X[sel], w[sel]
+            Xg, yg, wg = X[sel], y[sel], w[sel]
             if mode_rows:
-                Xg, wg = np.vstack([shared[0], Xg]), np.r_[shared[2], wg]
-            p = expit(Xg @ coef[g])
-            hess[g] = (Xg * (wg * p * (1 - p))[:, None]).T @ Xg
+                Xg, yg, wg = np.vstack([shared[0], Xg]), np.r_[shared[1], yg], np.r_[shared[2], wg]
+            _, weight = BINOMIAL_LOGIT.derivatives(Xg @ coef[g], yg, wg)
+            hess[g] = (Xg * weight[:, None]).T @ Xg
             if l2 is None:
                 hess[g] += 2 * self._penalty_scale[g] * np.diag(penalize.astype(float))
             elif np.any(l2):

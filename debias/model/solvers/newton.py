@@ -24,16 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from debias.errors import FitWarning, ParameterError
+from debias.model.families import BINOMIAL_LOGIT, Family, softplus
 from debias.model.separation import NEAR_SEPARATION
 
-
-def softplus(x: np.ndarray) -> np.ndarray:
-    """``log(1 + exp(x))`` without overflow."""
-    return np.logaddexp(0.0, x)
+__all__ = ["NewtonResult", "Problem", "fit_newton", "penalty_strengths", "softplus"]
 
 
 @dataclass
@@ -139,8 +136,9 @@ def _fit_newton(
     max_iter: int = 100,
     names: list[str] | None = None,
     columns: list[str] | None = None,
+    family: Family = BINOMIAL_LOGIT,
 ) -> NewtonResult:
-    """Fit every model's logistic problem at once by batched Newton steps.
+    """Fit every model's problem at once by batched Newton steps.
 
     Parameters
     ----------
@@ -159,6 +157,9 @@ def _fit_newton(
     max_iter : int
     names, columns : list of str, optional
         Model and coefficient names, used in warnings.
+    family : Family, default BINOMIAL_LOGIT
+        The outcome's loss and its derivatives in the linear predictor
+        (:mod:`debias.model.families`; any convex one, e.g. ``GAUSSIAN`` for grades).
 
     Returns
     -------
@@ -168,7 +169,7 @@ def _fit_newton(
     --------
     >>> rng = np.random.default_rng(0)
     >>> X = np.column_stack([np.ones(400), rng.normal(size=400)])
-    >>> y = expit(X @ [0.5, 1.0] + rng.logistic(size=400) * 0) > rng.random(400)
+    >>> y = BINOMIAL_LOGIT.mean(X @ [0.5, 1.0]) > rng.random(400)
     >>> res = fit_newton(Problem(X, y.astype(float), np.ones(400), np.zeros(400, int), 1))
     >>> bool(res.converged[0])
     True
@@ -196,23 +197,23 @@ def _fit_newton(
 
     def objective_grad_hess(B, want_derivs=True):
         eta = np.einsum("ij,ij->i", X, B[grp])
-        p = expit(eta)
-        f = problem.group_sum(w * (softplus(eta) - y * eta))
+        f = problem.group_sum(family.loss(eta, y, w))
         pen_f, pen_g = _penalty_terms(B, l2, mask, centre)
         f = f + pen_f
         if problem.shared_X is not None:
             eta_s = problem.shared_X @ B.T  # (ns, G)
             ws, ys = problem.shared_w[:, None], problem.shared_y[:, None]
-            f = f + np.sum(ws * (softplus(eta_s) - ys * eta_s), axis=0)
+            f = f + np.sum(family.loss(eta_s, ys, ws), axis=0)
         if not want_derivs:
             return f, None, None
-        g = problem.group_sum((w * (p - y))[:, None] * X) + pen_g
-        H = problem.group_sum((w * p * (1 - p))[:, None] * XX).reshape(G, k, k)
+        d1, d2 = family.derivatives(eta, y, w)
+        g = problem.group_sum(d1[:, None] * X) + pen_g
+        H = problem.group_sum(d2[:, None] * XX).reshape(G, k, k)
         H += 2 * (l2 * mask)[:, :, None] * np.eye(k)[None]
         if problem.shared_X is not None:
-            ps = expit(eta_s)
-            g += ((ws * (ps - ys)).T) @ problem.shared_X
-            H += ((ws * ps * (1 - ps)).T @ XXs).reshape(G, k, k)
+            d1s, d2s = family.derivatives(eta_s, ys, ws)
+            g += d1s.T @ problem.shared_X
+            H += (d2s.T @ XXs).reshape(G, k, k)
         return f, g, H
 
     def regularised(H):
