@@ -227,6 +227,9 @@ def test_a_model_that_never_loses_has_no_strength():
     np.testing.assert_allclose(np.delete(fit.strengths, j), alone.strengths, atol=1e-10)
     with pytest.raises(InputError, match="champ"):
         fit_newton(design, identify="champ")
+    ridge = fit_newton(design, l2=(1.0, 0.0))  # a ridge on strengths keeps it finite
+    assert not ridge.problems and np.isfinite(ridge.strengths).all() and ridge.penalized
+    assert ridge.strengths[j] == ridge.strengths.max()
 
 
 def test_disconnected_groups_are_reported():
@@ -274,3 +277,46 @@ def test_bad_battles_are_refused_with_the_row():
         fit_newton(battle_design(frame), identify="nobody")
     with pytest.raises(ParameterError, match="'l2'"):
         fit_newton(battle_design(frame), l2=-1.0)
+
+
+@pytest.mark.parametrize("l2", [0.5, (2.0, 0.0), (0.0, 3.0)])
+def test_cvxpy_ridge_equals_newton_with_the_same_ridge(l2):
+    from debias.battles.convex import fit_convex
+
+    frame, covariates = random_battles(11, n=1500, m=7, k=2)
+    design = battle_design(frame, covariates=covariates)
+    convex, newton = fit_convex(design, l2=l2), fit_newton(design, l2=l2)
+    np.testing.assert_allclose(convex.strengths, newton.strengths, atol=1e-6)
+    np.testing.assert_allclose(convex.coefficients, newton.coefficients, atol=1e-6)
+    assert convex.penalized and newton.penalized
+    # a mean loss with penalty c is a summed loss with penalty c * total weight
+    mean = fit_convex(design, l2=(0.0, 50.0), loss="mean")
+    summed = fit_newton(design, l2=(0.0, 50.0 * design.weight.sum()))
+    np.testing.assert_allclose(mean.coefficients, summed.coefficients, atol=1e-6)
+    assert np.all(np.abs(mean.coefficients) < np.abs(fit_newton(design).coefficients) / 5)
+
+
+def test_cvxpy_lasso_and_bounds_against_refits_without_the_covariate():
+    from debias.battles.convex import fit_convex
+
+    frame, covariates = random_battles(12, n=1500, m=5, k=2)
+    design = battle_design(frame, covariates=covariates)
+    free = fit_convex(design)
+    np.testing.assert_allclose(free.strengths, fit_newton(design).strengths, atol=1e-6)
+    assert not free.penalized
+    # x0's true slope is +0.5: bounded above by 0, it sits at 0, and the rest is the fit without it
+    bounded = fit_convex(design, bounds={"x0": (None, 0.0)})
+    without = fit_newton(battle_design(frame, covariates=["x1"]))
+    assert bounded.coefficients[0] == pytest.approx(0, abs=1e-7) and bounded.penalized
+    np.testing.assert_allclose(bounded.strengths, without.strengths, atol=1e-6)
+    np.testing.assert_allclose(bounded.coefficients[1], without.coefficients[0], atol=1e-6)
+    # a lasso large enough removes both covariates: the strengths of the plain fit
+    lasso = fit_convex(design, l1=(0.0, 1e4))
+    np.testing.assert_allclose(lasso.coefficients, 0, atol=1e-6)
+    np.testing.assert_allclose(
+        lasso.strengths, fit_newton(battle_design(frame)).strengths, atol=1e-6
+    )
+    with pytest.raises(ParameterError, match="bounds="):
+        fit_convex(design, bounds={"length": (0, None)})
+    with pytest.raises(ParameterError, match="'loss'"):
+        fit_convex(design, loss="median")

@@ -187,6 +187,8 @@ def fit_newton(
     )
     check_param("per_model_slopes", per_model_slopes, "a bool", isinstance(per_model_slopes, bool))
     problems = unsupported_models(design)
+    if l2_s > 0:  # the ridge keeps a separated strength finite
+        problems = {k: v for k, v in problems.items() if "separation" not in v}
     if isinstance(identify, str) and identify in problems:
         raise InputError(
             f"identify= {identify!r}: this model's strength is not supported "
