@@ -39,6 +39,7 @@ from debias.model.params import Interval, Options, validate
 ELO_PER_LOGIT = 400 / np.log(10)
 PENALIZED_NOTE = "penalised fit: no Wald interval (use cov_type='bootstrap')"
 ANCHOR_NOTE = "anchor ({value} by definition)"
+FIXED_NOTE = "reference model: strength 0 by the identification"
 TABLE_COLUMNS = ["estimate", "std_error", "conf_low", "conf_high"]
 
 RESULTS_CONSTRAINTS: dict[str, list] = {
@@ -125,6 +126,9 @@ class BattleResults:
         problems = dict(getattr(fit, "problems", {}) or {})
         self.problems = {str(k): str(v) for k, v in problems.items()}
         self._estimate[:m][[name in self.problems for name in self.models]] = np.nan
+        jac = np.nan_to_num(np.asarray(fit.full_from_free, dtype=float))
+        #: strengths fixed by the identification (a reference model at 0): no interval
+        self.fixed = {self.models[i] for i in range(m) if not jac[i].any()} - set(self.problems)
         self.n_clusters = int(fit.design.n_clusters)
         self.df = self.n_clusters - 1
         self.cov = None
@@ -218,8 +222,10 @@ class BattleResults:
             why = self._unsupported(name)
             if why:
                 rows.append((name, np.nan, np.nan, np.nan, np.nan, why))
-                continue
-            rows.append((name, *self._summarise(lambda t, i=i: t[i], _unit(i))))
+            elif name in self.fixed:
+                rows.append((name, 0.0, np.nan, np.nan, np.nan, FIXED_NOTE))
+            else:
+                rows.append((name, *self._summarise(lambda t, i=i: t[i], _unit(i))))
         return pd.DataFrame(rows, columns=["model", *TABLE_COLUMNS, "note"])
 
     def coefficients(self) -> pd.DataFrame:

@@ -1,0 +1,297 @@
+"""The any-pair Bradley–Terry estimator researchers configure and fit: :class:`BradleyTerry`.
+
+It fits two models on the same battles: without style terms (``strength``: what the judge
+prefers, style included) and with them (``controlled_strength``: the strength with every
+style term at zero, i.e. "the same style"), and the uncertainty of both (sandwich clustered by
+prompt, or a bootstrap over prompts whose replicates refit both). Its parameters are declared
+in one table, :data:`BRADLEY_TERRY_CONSTRAINTS` (the house style of
+:mod:`debias.model.params`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from debias.battles.inference import bootstrap
+from debias.battles.results import BattleResults
+from debias.errors import InputError, ParameterError
+from debias.model.params import (
+    BOOL,
+    MAX_BOOT,
+    NONNEGATIVE,
+    InstanceOf,
+    Interval,
+    NonZeroInt,
+    Options,
+    validate,
+)
+
+TRANSFORMS = ("difference", "diff_over_sum", "diff_over_sum_plus1")
+ARENA_FEATURES = ("length", "headers", "lists", "bold")
+
+BRADLEY_TERRY_CONSTRAINTS: dict[str, list] = {
+    "features": [InstanceOf((tuple, list), "a tuple of feature names (() for none)")],
+    "transform": [Options(TRANSFORMS)],
+    "scale": [BOOL],
+    "center": [BOOL],
+    "ties": [Options(("half", "davidson"))],
+    "identify": [InstanceOf((str,), "'sum_to_zero' or a model name")],
+    "penalty": [Options((None, "l2"))],
+    "alpha": [NONNEGATIVE],
+    "per_model_slopes": [BOOL],
+    "level": [Interval(float, 0, 1, "neither")],
+    "cov_type": [Options(("cluster", "bootstrap"))],
+    "n_boot": [Interval(int, 2, MAX_BOOT)],
+    "seed": [Interval(int, 0, 2**63 - 1)],
+    "n_jobs": [NonZeroInt()],
+}
+"""Constraints of :class:`BradleyTerry`'s constructor arguments (and of
+:func:`debias.battles.leaderboard.battle_leaderboard`'s)."""
+
+
+class BradleyTerry(BaseEstimator):
+    """Bradley–Terry over any pairs of models, with style control.
+
+    ``logit P(A beats B) = s_A − s_B + Σ_f β_f x_f`` with ``x_f`` the style covariate of
+    feature ``f`` signed A minus B (:func:`debias.battles.style.style_covariates`).
+
+    Parameters
+    ----------
+    features : tuple of str, default ("length", "headers", "lists", "bold")
+        Style features: columns ``<f>_a``, ``<f>_b`` of the battles when present, else
+        computed from the answers of ``judgments`` (:func:`debias.battles.style.
+        add_answer_features`). ``()``: no style terms (the controlled columns are empty).
+    transform : {"diff_over_sum_plus1", "diff_over_sum", "difference"}
+        The pairwise transform of each feature (Arena's ``(a − b) / (a + b + 1)`` by default).
+    scale : bool, default True
+        Divide each covariate by its standard deviation over the battles.
+    center : bool, default False
+        Centre the covariates. Left off on purpose: centred, "style at zero" means "at the
+        pool's average", so adding one verbose model moves every other model's controlled
+        score; uncentred, zero means "both answers alike", whatever the pool.
+    ties : {"half", "davidson"}, default "half"
+        A tie as half a win, or Davidson's tie model (ν estimated).
+    identify : str, default "sum_to_zero"
+        Strengths summing to zero, or a model name whose strength is 0 (the scores,
+        ratings and win rates do not depend on it; ``strength`` and ``strength_se`` do).
+    penalty : {None, "l2"}, default None
+        A ridge penalty of strength ``alpha`` on the centred strengths and the style
+        coefficients (sum loss). Penalised fits have no Wald intervals: use
+        ``cov_type="bootstrap"``.
+    alpha : float, default 0.0
+    per_model_slopes : bool, default False
+        One style slope per (feature, model) instead of one shared per feature.
+    level : float, default 0.95
+    cov_type : {"cluster", "bootstrap"}, default "cluster"
+        The sandwich clustered by prompt, or ``n_boot`` replicates over prompts.
+    n_boot : int, default 200
+    seed : int, default 0
+    n_jobs : int, default 1
+        joblib's ``n_jobs`` for the bootstrap (a Dask cluster through
+        ``joblib.parallel_config(backend="dask")``).
+
+    Attributes
+    ----------
+    models_ : tuple of str
+    features_ : tuple of str
+    design_ : BattleDesign
+        The battles with a verdict, with the style covariates.
+    fit_ : BTFit
+        The fit with style terms (``plain_fit_`` without them; the same object when
+        ``features=()``).
+    results_, plain_results_ : BattleResults
+    n_battles_ : pandas.Series
+        Battles (rows with a verdict) per model.
+    n_prompts_ : int
+    coef_ : pandas.DataFrame
+        The style coefficients with their intervals (``results_.coefficients()``).
+
+    Examples
+    --------
+    >>> from debias.simulate.arena import simulate_arena
+    >>> sim = simulate_arena(n_models=4, n_battles=4_000, seed=0)
+    >>> bt = BradleyTerry(features=("tokens",)).fit(sim.battles)
+    >>> bt.coef_[["term", "estimate"]].round(2)
+         term  estimate
+    0  tokens      0.29
+    """
+
+    def __init__(
+        self,
+        features=ARENA_FEATURES,
+        *,
+        transform: str = "diff_over_sum_plus1",
+        scale: bool = True,
+        center: bool = False,
+        ties: str = "half",
+        identify: str = "sum_to_zero",
+        penalty: str | None = None,
+        alpha: float = 0.0,
+        per_model_slopes: bool = False,
+        level: float = 0.95,
+        cov_type: str = "cluster",
+        n_boot: int = 200,
+        seed: int = 0,
+        n_jobs: int = 1,
+    ):
+        self.features = features
+        self.transform = transform
+        self.scale = scale
+        self.center = center
+        self.ties = ties
+        self.identify = identify
+        self.penalty = penalty
+        self.alpha = alpha
+        self.per_model_slopes = per_model_slopes
+        self.level = level
+        self.cov_type = cov_type
+        self.n_boot = n_boot
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def fit(self, battles: pd.DataFrame, judgments=None) -> BradleyTerry:
+        """Fit both models on ``battles`` (the frame of ``Judgments.battles()``).
+
+        Parameters
+        ----------
+        battles : pandas.DataFrame
+            ``model_a, model_b, outcome`` (P(A wins)), optional ``weight`` and ``prompt``
+            (the cluster), and ``<f>_a, <f>_b`` per feature unless ``judgments`` is given.
+        judgments : Judgments, optional
+            Where the answers' texts (and token counts) are, to compute the features.
+
+        Returns
+        -------
+        self
+        """
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
+        self._check_params()
+        if not isinstance(battles, pd.DataFrame):
+            raise ParameterError(
+                "The 'battles' parameter must be a pandas DataFrame (Judgments.battles()). "
+                f"Got {type(battles).__name__}."
+            )
+        from debias.battles.design import battle_design
+
+        features = tuple(self.features)
+        frame = self._with_covariates(battles, judgments, features)
+        design = battle_design(frame, covariates=features)
+        kept = frame.iloc[design.rows].reset_index(drop=True)  # rows with a verdict
+        refit = Refit(features, design.models, self._fit_options(), with_plain=bool(features))
+        fit = refit.fit(design)
+        plain = refit.fit(_without_covariates(design)) if features else fit
+        replicates = plain_replicates = None
+        if self.cov_type == "bootstrap":
+            reps = bootstrap(refit, kept, n_boot=self.n_boot, seed=self.seed, n_jobs=self.n_jobs)
+            width = len(fit.strengths) + len(fit.coefficients)
+            replicates = reps[:, :width]
+            plain_replicates = reps[:, width:] if features else replicates
+        options = {"cov_type": self.cov_type, "level": self.level}
+        self.models_ = tuple(design.models)
+        self.features_ = features
+        self.design_ = design
+        self.fit_ = fit
+        self.plain_fit_ = plain
+        self.results_ = BattleResults(fit, replicates=replicates, **options)
+        self.plain_results_ = (
+            BattleResults(plain, replicates=plain_replicates, **options)
+            if features
+            else self.results_
+        )
+        counts = np.bincount(design.a, minlength=design.n_models) + np.bincount(
+            design.b, minlength=design.n_models
+        )
+        self.n_battles_ = pd.Series(counts, index=pd.Index(design.models, name="model"))
+        self.n_prompts_ = int(design.n_clusters)
+        self.coef_ = self.results_.coefficients()
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def _check_params(self) -> None:
+        validate(BRADLEY_TERRY_CONSTRAINTS, self.get_params(deep=False), "BradleyTerry")
+        bad = [f for f in self.features if not isinstance(f, str) or not f]
+        if bad or len(set(self.features)) != len(self.features):
+            raise ParameterError(
+                "The 'features' parameter must name each feature once (str). "
+                f"Got {tuple(self.features)!r} instead."
+            )
+        if self.penalty is None and self.alpha:
+            raise ParameterError("alpha= is the strength of penalty=; pass penalty='l2' too.")
+
+    def _fit_options(self) -> dict:
+        return {
+            "ties": self.ties,
+            "identify": self.identify,
+            "l2": float(self.alpha) if self.penalty == "l2" else 0.0,
+            "per_model_slopes": self.per_model_slopes,
+        }
+
+    def _with_covariates(self, battles, judgments, features) -> pd.DataFrame:
+        """The battles with one covariate column per feature (named as the feature)."""
+        if not features:
+            return battles
+        from debias.battles.style import add_answer_features, style_covariates
+
+        absent = [f for f in features if f"{f}_a" not in battles or f"{f}_b" not in battles]
+        if absent and judgments is None:
+            raise InputError(
+                f"battles: no columns {', '.join(f'{f}_a/{f}_b' for f in absent)}; pass "
+                "judgments= (whose answers give the features) or features= present in the "
+                "battles."
+            )
+        source = (
+            add_answer_features(battles, judgments, features=tuple(absent)) if absent else battles
+        )
+        covariates = style_covariates(
+            source, features, transform=self.transform, scale=self.scale, center=self.center
+        )
+        clash = [f for f in features if f in battles.columns]
+        return battles.drop(columns=clash).assign(**{f: covariates[f].to_numpy() for f in features})
+
+
+def _without_covariates(design):
+    """The same battles with no covariate (the fit without style terms)."""
+    return dataclasses.replace(design, x=np.empty((design.n, 0)), covariate_names=())
+
+
+class Refit:
+    """Refit both models on a (resampled) frame: the bootstrap's picklable ``fit_fn``.
+
+    Returns strengths then coefficients of the fit with style terms, then (``with_plain``)
+    the strengths of the fit without them; NaN where a replicate cannot estimate one.
+    """
+
+    def __init__(self, covariates, models, options, *, with_plain=True):
+        self.covariates = tuple(covariates)
+        self.models = tuple(models)
+        self.options = dict(options)
+        self.with_plain = with_plain
+
+    def fit(self, design):
+        from debias.battles.newton import fit_newton
+
+        return fit_newton(design, **self.options)
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        from debias.battles.design import battle_design
+
+        design = battle_design(frame, covariates=self.covariates, models=self.models)
+        try:
+            fit = self.fit(design)
+        except InputError:  # e.g. the reference model has no battle in this replicate
+            width = len(self.models) * (1 + self.with_plain) + _n_coef(self, design)
+            return np.full(width, np.nan)
+        out = [fit.strengths, fit.coefficients]
+        if self.with_plain:
+            out.append(self.fit(_without_covariates(design)).strengths)
+        return np.concatenate(out)
+
+
+def _n_coef(refit: Refit, design) -> int:
+    per_model = refit.options.get("per_model_slopes", False)
+    return len(refit.covariates) * (len(refit.models) if per_model else 1)
