@@ -7,6 +7,7 @@ Arena-Hard check runs the real preset on $DEBIAS_JUDGES_DIR."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 import types
@@ -23,7 +24,7 @@ class StandInReport:
 
     def coefficients_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {"feature": ["length"], "estimate": [0.25], "conf_low": [0.1], "conf_high": [0.4]}
+            {"term": ["length"], "estimate": [0.25], "conf_low": [0.1], "conf_high": [0.4]}
         )
 
 
@@ -43,6 +44,7 @@ def stand_in(monkeypatch):
         n_boot=200,
         seed=0,
         n_jobs=1,
+        features=("length", "headers", "lists", "bold"),
     ):
         calls.append(
             dict(
@@ -52,6 +54,7 @@ def stand_in(monkeypatch):
                 level=level,
                 cov_type=cov_type,
                 n_boot=n_boot,
+                features=features,
             )
         )
         models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
@@ -113,7 +116,7 @@ def test_generic_table_with_map_reaches_the_fit(tmp_path, capsys, stand_in):
     assert b["outcome"].tolist() == [1.0, 0.5, 0.0, 0.5, 0.0]
     assert call["anchor"] == "x" and call["cov_type"] == "cluster"
     assert pd.read_csv(out)["model"].tolist() == ["x", "y", "z"]
-    assert json.loads(coef.read_text())[0]["feature"] == "length"
+    assert json.loads(coef.read_text())[0]["term"] == "length"
     assert "style coefficients (stand-in)" in stdout
     # stage messages on stderr, as plain lines (stderr is not a terminal here)
     assert "reading" in err and "read 5 battles of 3 models on 3 prompts" in err
@@ -144,7 +147,13 @@ def test_models_exclude_and_bootstrap_flags(tmp_path, capsys, stand_in):
     assert set(call["battles"]["model_a"]) | set(call["battles"]["model_b"]) == {"x", "y"}
     assert call["cov_type"] == "bootstrap" and call["n_boot"] == 50
     assert call["judgments"].judges == ["human"]  # --judge names the judge the file omits
+    assert call["features"] == ("length", "headers", "lists", "bold")  # the default
     assert "bootstrap: 50 replicates over prompts" in err
+    code, _, err = run(["leaderboard", str(f), *MAP, "--features", "length,bold"], capsys)
+    assert code == 0, err
+    assert stand_in[-1]["features"] == ("length", "bold")
+    assert run(["leaderboard", str(f), *MAP, "--features", "none"], capsys)[0] == 0
+    assert stand_in[-1]["features"] == ()
 
 
 def test_battle_audit_writes_report(tmp_path, capsys, stand_in):
@@ -154,9 +163,14 @@ def test_battle_audit_writes_report(tmp_path, capsys, stand_in):
     code, stdout, err = run(["audit", str(f), *MAP, "--out", str(out)], capsys)
     assert code == 0, err
     assert (out / "report.md").read_text().startswith("# Style audit of")
-    assert json.loads((out / "audit.json").read_text())[0]["estimate"] == 0.25
-    # a previous battle audit is replaced
-    assert run(["audit", str(f), *MAP, "--out", str(out)], capsys)[0] == 0
+    (effect,) = json.loads((out / "audit.json").read_text())
+    assert effect["estimate"] == 0.25
+    assert effect["rating_points"] == pytest.approx(0.25 * 400 / math.log(10))
+    sigmoid = 1 / (1 + math.exp(-0.1))
+    assert effect["winrate_points_ci_low"] == pytest.approx(100 * (sigmoid - 0.5))
+    # a previous battle audit is replaced; --mediators names the style features audited
+    assert run(["audit", str(f), *MAP, "--out", str(out), "--mediators", "lists"], capsys)[0] == 0
+    assert stand_in[-1]["features"] == ("lists",)
 
 
 def one_line_error(argv, capsys, pattern):
@@ -234,3 +248,37 @@ def test_arena_hard_compat_reproduces_published_scores(judges_dir, capsys):
     for row in rows.values():
         half = (float(row["score_high"]) - float(row["score_low"])) / 2
         assert 1.5 <= half <= 3, row
+
+
+def table_rows(out: str) -> dict:
+    lines = [line for line in out.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [
+        dict(zip(header, [c.strip() for c in x.strip("|").split("|")], strict=True))
+        for x in lines[2:]
+    ]
+    return {r["model"]: r for r in rows}
+
+
+def test_arena_hard_default_leaderboard_and_coefficients(judges_dir, tmp_path, capsys):
+    pytest.importorskip("debias.battles.leaderboard")
+    coef = tmp_path / "coef.csv"
+    code, out, err = run(
+        ["leaderboard", str(judges_dir / "arena_hard_v0.1"), "--coef-out", str(coef)], capsys
+    )
+    assert code == 0, err
+    rows = table_rows(out)
+    # one baseline: the BT score against it is the weighted win rate, the published number
+    assert rows["gpt-4-0613"]["score"] == "37.90"
+    assert rows["gpt-3.5-turbo-0125"]["score"] == "23.34"
+    for model in ("gpt-4-0613", "gpt-3.5-turbo-0125"):  # both answer shorter: both rise
+        assert float(rows[model]["controlled_score"]) > float(rows[model]["score"])
+    assert pd.read_csv(coef)["term"].tolist() == ["length", "headers", "lists", "bold"]
+
+
+def test_single_answer_grades_are_no_battles(judges_dir, capsys):
+    one_line_error(
+        ["leaderboard", str(judges_dir / "arena_bench_v1")],
+        capsys,
+        r"arena_bench_v1: no battles: every call grades one answer alone",
+    )

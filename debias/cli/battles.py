@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import math
 from pathlib import Path
 
 from debias.cli.common import check_table_out, note
@@ -38,7 +39,7 @@ def is_battle_data(args: argparse.Namespace) -> bool:
     """Whether the command reads ``args.path`` as battles (before anything is read)."""
     if getattr(args, "format", None) or getattr(args, "compat", None) in BATTLE_COMPAT:
         return True
-    if getattr(args, "anchor", None) or getattr(args, "coef_out", None):
+    if any(getattr(args, name, None) for name in ("anchor", "coef_out", "features")):
         return True
     from debias.io.judges import detect_format
 
@@ -89,6 +90,11 @@ def read_battles(args: argparse.Namespace):
             f"{args.path}: battles of several judges {judgments.judges}; pick one with --judge."
         )
     battles = judgments.battles()
+    if battles.empty:
+        raise InputError(
+            f"{args.path}: no battles: every call grades one answer alone "
+            f"({judgments.scale.describe()}); a battle leaderboard needs calls comparing two."
+        )
     models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
     keep = None
     for flag, names in (("--models", args.models), ("--exclude", args.exclude)):
@@ -145,8 +151,10 @@ def fit_preset(args: argparse.Namespace, judgments, battles):
         given["baseline" if args.compat == "arena_hard" else "anchor"] = args.anchor
     if args.se == "bootstrap":
         given.update(n_boot=args.n_boot, seed=args.seed)
+    if args.features is not None:
+        given["features"] = _features(args.features)
     kwargs = _call(func, given, {"level": args.level})
-    features = _default_of(func, "features")
+    features = kwargs.get("features", _default_of(func, "features"))
     if features:
         from debias.battles.style import add_answer_features
 
@@ -171,6 +179,8 @@ def fit_leaderboard(args: argparse.Namespace, judgments, battles):
     given: dict = {}
     if args.anchor is not None:
         given["anchor"] = args.anchor
+    if args.features is not None:
+        given["features"] = _features(args.features)
     if args.se == "bootstrap":
         given.update(cov_type="bootstrap", n_boot=args.n_boot, seed=args.seed, n_jobs=args.jobs)
         note(args, f"bootstrap: {args.n_boot} replicates over prompts ({args.jobs} worker(s))…")
@@ -179,6 +189,11 @@ def fit_leaderboard(args: argparse.Namespace, judgments, battles):
     kwargs = _call(battle_leaderboard, given, {"level": args.level, "progress": not args.quiet})
     table, report = battle_leaderboard(battles, judgments, **kwargs)
     return table, report
+
+
+def _features(names: list[str]) -> tuple[str, ...]:
+    """``--features`` / ``--mediators``: style features, ``none`` for none."""
+    return () if [n.lower() for n in names] == ["none"] else tuple(names)
 
 
 def coefficient_table(report):
@@ -233,31 +248,59 @@ def cmd_battle_leaderboard(args: argparse.Namespace) -> None:
             print(f"wrote {path}")
 
 
+ELO_PER_LOGIT = 400 / math.log(10)
+
+
+def style_effects(coefficients):
+    """Each style coefficient as rating points and win-rate points, with its interval.
+
+    ``rating_points`` = 400/ln(10) per logit (the Elo scale); ``winrate_points`` = the
+    change of an even match's win rate (percent) for one unit of the covariate,
+    100·(σ(β) − ½). Both are monotone in β, so the interval's ends map to theirs."""
+    import numpy as np
+
+    out = coefficients.copy()
+    for suffix, col in (("", "estimate"), ("_ci_low", "conf_low"), ("_ci_high", "conf_high")):
+        beta = out[col].to_numpy(dtype=float)
+        out[f"rating_points{suffix}"] = ELO_PER_LOGIT * beta
+        out[f"winrate_points{suffix}"] = 100 * (1 / (1 + np.exp(-beta)) - 0.5)
+    keep = ["term", "estimate", "conf_low", "conf_high", "p_value"]
+    effects = [
+        f"{e}{s}" for e in ("rating_points", "winrate_points") for s in ("", "_ci_low", "_ci_high")
+    ]
+    return out[[c for c in keep if c in out] + effects + [c for c in ("note",) if c in out]]
+
+
 def cmd_battle_audit(args: argparse.Namespace) -> None:
     """Style audit of battle data: pooled style coefficients with intervals, and what each
     does in rating points and win-rate points (from the default battle leaderboard)."""
     from debias.atomic import atomic_dir
     from debias.reports.leaderboard import to_markdown
 
-    if args.mediators or args.formula or args.preset:
-        raise ParameterError(
-            "--mediators/--formula/--preset apply to AlpacaEval-style data; the battle audit "
-            "uses the style features length, headers, lists and bold."
-        )
     _refuse_alpaca_options(args)
     judgments, battles = read_battles(args)
     from debias.battles.leaderboard import battle_leaderboard
 
-    kwargs = _call(battle_leaderboard, {}, {"level": args.level, "progress": not args.quiet})
+    given = {} if not args.mediators else {"features": _features(args.mediators)}
+    if given.get("features") == ():
+        raise ParameterError("--mediators none: the style audit needs at least one feature.")
+    kwargs = _call(battle_leaderboard, given, {"level": args.level, "progress": not args.quiet})
     note(args, "fitting Bradley–Terry with style control…")
     table, report = battle_leaderboard(battles, judgments, **kwargs)
-    coefficients = report.coefficients_frame()
+    effects = style_effects(report.coefficients_frame())
+    what = (
+        "Style effects: logits per unit of each covariate, in rating points (400/ln 10 per "
+        "logit) and in win-rate points of an even match (100·(σ(β) − ½)), with "
+        f"{args.level:.0%} intervals.\n"
+    )
     text = (
         f"# Style audit of {args.path}\n\n"
         f"judge: {', '.join(judgments.judges)}; {len(battles)} battles\n\n"
         + _report_text(report)
-        + "\n## Style coefficients\n\n"
-        + to_markdown(coefficients)
+        + "\n## Style effects\n\n"
+        + what
+        + "\n"
+        + to_markdown(effects, digits=3)
         + "\n## Leaderboard (raw and style-controlled)\n\n"
         + to_markdown(table)
     )
@@ -265,10 +308,10 @@ def cmd_battle_audit(args: argparse.Namespace) -> None:
     with atomic_dir(args.out) as tmp:
         (Path(tmp) / "report.md").write_text(text, encoding="utf-8")
         (Path(tmp) / "audit.json").write_text(
-            coefficients.to_json(orient="records", indent=1), encoding="utf-8"
+            effects.to_json(orient="records", indent=1), encoding="utf-8"
         )
     print(_report_text(report), end="")
-    print(to_markdown(coefficients), end="")
+    print(what + to_markdown(effects, digits=3), end="")
     print(f"report: {Path(args.out) / 'report.md'} (and audit.json)")
 
 

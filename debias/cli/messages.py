@@ -48,6 +48,7 @@ FLAGS = {
     "format": "--format",
     "anchor": "--anchor",
     "coef_out": "--coef-out",
+    "features": "--features",
 }
 # a keyword starts a word (after a space, an opening bracket, a comma or a backquote), so that
 # "m:difficulty=38.8" or "x.models=" in data are left alone

@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "battle has one, else the model with most battles)",
     )
     p.add_argument(
+        "--features",
+        type=name_list,
+        help="battle data: comma-separated style features to control for (default "
+        "length,headers,lists,bold; also tokens when the answers store them; 'none')",
+    )
+    p.add_argument(
         "--coef-out",
         type=Path,
         help="battle data: write the style coefficients with their intervals (.csv .tsv .md .json)",
@@ -161,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mediators",
         type=name_list,
-        help="comma-separated mediators to audit (default: the formula's, or length,markdown)",
+        help="comma-separated mediators to audit (default: the formula's, or length,markdown; "
+        "battle data: style features, default length,headers,lists,bold)",
     )
     p.add_argument(
         "--out",
