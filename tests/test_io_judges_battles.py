@@ -210,11 +210,16 @@ def test_judgment_layout_mirrors_game_two(tmp_path):
 def test_judgment_layout_errors_and_baseline_warning(tmp_path):
     f = write_jsonl(
         tmp_path / "m.jsonl",
-        [judgment("q1", "m", "A>B", "A>B"), judgment("q2", "m", "A>>>B", "B>A"), {"model": "m"}],
+        [
+            judgment("q1", "m", "A>B", "A>B"),
+            judgment("q2", "m", "A>>>B", "B>A"),
+            {"model": "m"},
+            {"question_id": "q4", "model": "m", "games": [{"judgment": "no score key"}]},
+        ],
     )
     with pytest.raises(InputError) as err:
         read_arena_hard_judgments(f, baseline="base")
-    assert f"{f}: 2 bad line(s): {f}:2: game 1 score 'A>>>B'" in str(err.value)
+    assert f"{f}: 3 bad line(s): {f}:2: game 1 score 'A>>>B'" in str(err.value)
     assert f"{f}:3: needs question_id" in str(err.value)
     g = write_jsonl(tmp_path / "n.jsonl", [judgment("q1", "n", "A>B", "B>A")])
     with pytest.warns(DataWarning, match="assuming 'gpt-4-0314'"):

@@ -234,7 +234,10 @@ def _judgment_rows(f: Path, baseline: str, judge: str | None):
             continue
         name = rec.get("judge") or judge or f.parent.name
         for g, game in enumerate(games, start=1):
-            score = game.get("score") if isinstance(game, dict) else "?"
+            if not isinstance(game, dict) or "score" not in game:
+                problems.append((line, f"game {g} has no 'score' (null when unparsed)"))
+                continue
+            score = game["score"]
             if score is not None and score not in _MIRROR:
                 problems.append((line, f"game {g} score {score!r} is not one of {list(_MIRROR)}"))
                 continue
