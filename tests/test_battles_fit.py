@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
+from debias.battles import newton
 from debias.battles.design import battle_design, unsupported_models
 from debias.battles.newton import fit_newton
 from debias.errors import DataWarning, FitWarning, InputError, ParameterError
@@ -72,8 +73,10 @@ def dummy_design(design, reference: int) -> np.ndarray:
     return np.column_stack([np.delete(z, reference, axis=1), design.x])
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_newton_equals_statsmodels_glm(seed):
+@pytest.mark.parametrize("seed, warm_start", [(0, False), (1, False), (2, True)])
+def test_newton_equals_statsmodels_glm(seed, warm_start, monkeypatch):
+    if warm_start:  # start from the pair-summed fit without covariates, as for many battles
+        monkeypatch.setattr(newton, "WARM_START_ROWS", 0)
     frame, covariates = random_battles(seed)
     design = battle_design(frame, covariates=covariates)
     fit = fit_newton(design, identify="m0")
