@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import re
 import warnings
 from collections import Counter
 
@@ -343,3 +345,15 @@ def test_tokens_column_is_checked():
     assert (
         "tokens" not in Judgments.from_dataframe(df.drop(columns=["tokens_a", "tokens_b"])).answers
     )
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "battles.jsonl"
+    os.mkfifo(fifo)
+    assert detect_format(fifo) is None and detect_format(tmp_path) is None
+    for name in FORMATS:
+        with pytest.raises(InputError, match=re.escape(str(fifo))) as err:
+            read_judgments(fifo, format=name, baseline="b")
+        assert "\n" not in str(err.value)
+        if name in ("arena_hard_battles", "arena_hard_judgments", "battle_table"):
+            assert "named pipe (FIFO)" in str(err.value)

@@ -293,6 +293,10 @@ def read_arena_hard_judgments(
     """
     if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
         raise ParameterError(f"The 'baseline' parameter must be a model name. Got {baseline!r}.")
+    files = judgment_files(path)
+    if not files:
+        raise InputError(f"{path}: no <model>.jsonl judgment files found.")
+    rows = [r for f in files for r in _judgment_rows(f, baseline or DEFAULT_BASELINE, judge)]
     if baseline is None:
         warnings.warn(
             f"{path}: Arena-Hard judgment files do not name the baseline; assuming "
@@ -300,11 +304,6 @@ def read_arena_hard_judgments(
             DataWarning,
             stacklevel=2,
         )
-        baseline = DEFAULT_BASELINE
-    files = judgment_files(path)
-    if not files:
-        raise InputError(f"{path}: no <model>.jsonl judgment files found.")
-    rows = [r for f in files for r in _judgment_rows(f, baseline, judge)]
     frame = pd.DataFrame(
         rows, columns=["prompt_id", "model_a", "model_b", "shown_first", "verdict", "judge"]
     )
