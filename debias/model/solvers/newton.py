@@ -24,13 +24,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from debias.errors import FitWarning, ParameterError
 from debias.model.families import BINOMIAL_LOGIT, Family, softplus
 from debias.model.separation import NEAR_SEPARATION
 
-__all__ = ["NewtonResult", "Problem", "fit_newton", "penalty_strengths", "softplus"]
+__all__ = [
+    "NewtonResult",
+    "Problem",
+    "fit_newton",
+    "group_gram",
+    "one_blas_thread",
+    "penalty_strengths",
+    "softplus",
+]
 
 
 @dataclass
@@ -81,10 +89,38 @@ class Problem:
         """Indices of model ``g``'s own rows."""
         return np.flatnonzero(self.group == g)
 
+    def group_total(self, values: np.ndarray) -> np.ndarray:
+        """Sum per model of one value per row, shape (n_groups,)."""
+        return np.bincount(self.group, weights=values, minlength=self.n_groups)
+
+    def group_gram(self, weights: np.ndarray) -> np.ndarray:
+        """``X_g.T @ diag(weights_g) @ X_g`` of every model, shape (n_groups, k, k)."""
+        return group_gram(self.X, self.group, weights, self.n_groups)
+
     def group_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum per model of per-row values (1-D or 2-D), shape (n_groups, ...)."""
         out = self._S @ values.reshape(len(values), -1)
         return np.asarray(out).reshape((self.n_groups, *values.shape[1:]))
+
+
+def group_gram(X: np.ndarray, group: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
+    """``X_g.T @ diag(weights_g) @ X_g`` for every group g, shape (n_groups, k, k), with O(n)
+    extra memory: one pass per entry of the upper triangle, no (n, k**2) array of products
+    (232 MB at 1,000 models x 805 prompts and k = 6, and as much again for its weighted copy).
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 2.0], [1.0, -1.0], [1.0, 0.5]])
+    >>> group_gram(X, np.array([0, 0, 1]), np.ones(3), 2)[0].tolist()
+    [[2.0, 1.0], [1.0, 5.0]]
+    """
+    k = X.shape[1]
+    out = np.empty((n_groups, k, k))
+    for a in range(k):
+        wa = weights * X[:, a]
+        for b in range(a, k):
+            out[:, a, b] = out[:, b, a] = np.bincount(group, wa * X[:, b], minlength=n_groups)
+    return out
 
 
 @dataclass
@@ -122,8 +158,20 @@ def penalty_strengths(l2, shape: tuple[int, int]) -> np.ndarray:
 def fit_newton(problem: Problem, **kwargs) -> NewtonResult:
     """Fit every model's logistic problem at once (see :func:`_fit_newton`); BLAS single-threaded
     (small dense blocks gain nothing from threads and contend on a busy machine)."""
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return _fit_newton(problem, **kwargs)
+
+
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def one_blas_thread():
+    """A context limiting BLAS to one thread. The controller is made once: a fresh
+    ``threadpool_limits`` rediscovers the loaded libraries each time (~1.5 ms a call)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
 
 
 def _fit_newton(
@@ -181,7 +229,6 @@ def _fit_newton(
         mask[0] = 0.0
     centre = np.zeros((G, k)) if center is None else np.broadcast_to(center, (G, k)).astype(float)
     X, y, w, grp = problem.X, problem.y, problem.w, problem.group
-    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), k * k)
     if problem.shared_X is not None:
         Xs_ = problem.shared_X
         XXs = (Xs_[:, :, None] * Xs_[:, None, :]).reshape(len(Xs_), k * k)
@@ -197,7 +244,7 @@ def _fit_newton(
 
     def objective_grad_hess(B, want_derivs=True):
         eta = np.einsum("ij,ij->i", X, B[grp])
-        f = problem.group_sum(family.loss(eta, y, w))
+        f = problem.group_total(family.loss(eta, y, w))
         pen_f, pen_g = _penalty_terms(B, l2, mask, centre)
         f = f + pen_f
         if problem.shared_X is not None:
@@ -207,8 +254,8 @@ def _fit_newton(
         if not want_derivs:
             return f, None, None
         d1, d2 = family.derivatives(eta, y, w)
-        g = problem.group_sum(d1[:, None] * X) + pen_g
-        H = problem.group_sum(d2[:, None] * XX).reshape(G, k, k)
+        g = np.column_stack([problem.group_total(d1 * X[:, j]) for j in range(k)]) + pen_g
+        H = problem.group_gram(d2)
         H += 2 * (l2 * mask)[:, :, None] * np.eye(k)[None]
         if problem.shared_X is not None:
             d1s, d2s = family.derivatives(eta_s, ys, ws)
