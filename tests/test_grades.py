@@ -3,8 +3,6 @@ and the published numbers of the judges pack (Arena-Bench means, Vicuna totals).
 
 from __future__ import annotations
 
-import gzip
-import json
 import warnings
 
 import numpy as np
@@ -146,24 +144,17 @@ def test_grade_frame_and_paired_grades_from_judgments():
 
 
 # ------------------------------------------------------------------ the judges pack
-def _arena_bench(root):
-    """Stand-in reader of Arena-Bench v1 single grades (prompt, model, grade, length)."""
-    grades, lengths = [], []
-    for f in sorted((root / "arena_bench_v1" / "model_judgment").glob("*.jsonl.gz")):
-        with gzip.open(f, "rt") as fh:
-            grades += [(r["question_id"], r["model"], r["score"]) for r in map(json.loads, fh)]
-    for f in sorted((root / "arena_bench_v1" / "model_answer").glob("*.jsonl.gz")):
-        with gzip.open(f, "rt") as fh:
-            for r in map(json.loads, fh):
-                lengths.append((r["question_id"], r["model_id"], len(r["choices"][0]["turns"][0])))
-    g = pd.DataFrame(grades, columns=["prompt", "model", "grade"])
-    a = pd.DataFrame(lengths, columns=["prompt", "model", "length"])
-    return g.merge(a, on=["prompt", "model"], how="left", validate="one_to_one")
+def _read(path):
+    from debias.io.judges import read_judgments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unrated answers / grades of 0, each announced
+        return read_judgments(path)
 
 
 def test_arena_bench_mean_grades_and_a_controlled_grade(judges_dir):
-    frame = _arena_bench(judges_dir)
-    rep = length_controlled_grades(frame, scale=(1, 10))
+    frame = _read(judges_dir / "arena_bench_v1")
+    rep = length_controlled_grades(frame)
     t = rep.table.set_index("model")
     published = {  # judges/README.md (means computed by the repository's show_result.py rule)
         "gpt-4-1106-preview": 8.865, "gpt-4-0314": 8.549, "gpt-3.5-turbo": 6.759,
@@ -178,29 +169,12 @@ def test_arena_bench_mean_grades_and_a_controlled_grade(judges_dir):
     assert rep.slope["estimate"].iloc[0] > 0  # GPT-4 grades longer answers higher here
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ordinal = length_controlled_grades(frame, scale=(1, 10), method="ordinal")
+        ordinal = length_controlled_grades(frame, method="ordinal")
     assert ordinal.table["controlled_std_error"].notna().all()
 
 
-def _vicuna_clean_lang(root):
-    """Stand-in reader of the Vicuna-80 clean-lang reviews as paired grades."""
-    base = root / "vicuna80"
-    answers = {}
-    for f in (base / "answer").glob("answer_*.jsonl"):
-        for r in map(json.loads, f.open()):
-            answers[r["answer_id"]] = (r["model_id"].split(":")[0], r["text"])
-    rows = []
-    for f in sorted((base / "review" / "vicuna-13b_20230322-clean-lang").glob("*.jsonl")):
-        for r in map(json.loads, f.open()):
-            (ma, ta), (mb, tb) = answers[r["answer1_id"]], answers[r["answer2_id"]]
-            rows.append((str(r["question_id"]), ma, ta, mb, tb, r["score"][0], r["score"][1]))
-    cols = ["prompt_id", "model_a", "answer_a", "model_b", "answer_b", "verdict", "verdict_b"]
-    frame = pd.DataFrame(rows, columns=cols).assign(judge="gpt-4")
-    return Judgments.from_dataframe(frame, scale=Scale.grade(0, 10))
-
-
 def test_vicuna_published_totals_and_a_controlled_difference(judges_dir):
-    j = _vicuna_clean_lang(judges_dir)
+    j = _read(judges_dir / "vicuna80" / "review" / "vicuna-13b_20230322-clean-lang")
     totals = paired_grade_totals(j).set_index("model_a")
     published = {  # Vicuna blog, Table 2: baseline / vicuna
         "llama-13b": (513.0, 694.0), "alpaca-13b": (583.0, 704.0),
@@ -214,3 +188,16 @@ def test_vicuna_published_totals_and_a_controlled_difference(judges_dir):
     row = diff.loc["gpt-3.5-turbo"]
     assert row["difference"] == pytest.approx((693.0 - 638.0) / 80)
     assert row["controlled_conf_low"] < row["controlled_difference"] < row["controlled_conf_high"]
+
+
+def test_two_turns_have_their_own_reference_and_share_a_cluster():
+    sim = simulate_grades(n_models=3, n_prompts=40, seed=9)
+    one = sim.grades.assign(turn=1)
+    two = pd.concat([one, one.assign(turn=2, grade=one["grade"])], ignore_index=True)
+    rep1 = length_controlled_grades(one, scale=(1, 10))
+    rep2 = length_controlled_grades(two, scale=(1, 10))
+    # the same answers twice as two turns of the same prompts: same estimates; both turns in
+    # one cluster, so the standard errors do not shrink as if the copies were independent
+    a, b = rep1.table.set_index("model"), rep2.table.set_index("model")
+    np.testing.assert_allclose(a["controlled_grade"], b["controlled_grade"], atol=1e-10)
+    np.testing.assert_allclose(a["controlled_std_error"], b["controlled_std_error"], rtol=1e-10)

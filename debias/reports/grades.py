@@ -5,7 +5,9 @@ scores of instruction back-translation) may reward length. The grade is modelled
 and the answer's length, and each model's grade predicted at a reference length:
 
 ``x = log(1 + characters) - median over the prompt's answers of log(1 + characters)``
-    the length term; ``x = 0`` is the prompt's median answer (the reference length).
+    the length term; ``x = 0`` is the prompt's median answer (the reference length). A
+    prompt's turns are apart here (each turn its own reference and fixed effect) and together
+    as one cluster.
 
 ``method="linear"``
     OLS ``grade ~ model + x + prompt`` (prompt fixed effects, fitted within prompts). The
@@ -107,8 +109,8 @@ def grade_frame(judgments, *, length: str = "characters") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``judge, prompt, model, grade, side, call, length`` (``side`` a/b, ``call`` the row of
-        the judge call; rows without a grade dropped).
+        ``judge, prompt, turn, model, grade, side, call, length`` (``side`` a/b, ``call`` the
+        row of the judge call; rows without a grade dropped).
     """
     from debias.judgments.store import NO_ANSWER, take
 
@@ -140,6 +142,7 @@ def grade_frame(judgments, *, length: str = "characters") -> pd.DataFrame:
                 {
                     "judge": sub["judge"].astype(str).to_numpy(),
                     "prompt": take(judgments.prompts["prompt_id"], sub["prompt"].to_numpy()),
+                    "turn": judgments.prompts["turn"].to_numpy()[sub["prompt"].to_numpy()],
                     "model": take(answers["model"], codes),
                     "grade": sub[grade].to_numpy(float),
                     "side": side,
@@ -188,9 +191,11 @@ def _prepare(data, *, judge, scale, length) -> tuple[pd.DataFrame, tuple, str]:
             f"grades: length missing or negative in row(s) {np.flatnonzero(bad)[:5].tolist()}."
         )
     keep = np.isfinite(grade)
+    turn = frame["turn"].astype(str).to_numpy() if "turn" in frame else np.full(len(frame), "1")
     out = pd.DataFrame(
         {
             "prompt": frame["prompt"].astype(str).to_numpy()[keep],
+            "unit": (frame["prompt"].astype(str).to_numpy() + "\0" + turn)[keep],
             "model": frame["model"].astype(str).to_numpy()[keep],
             "grade": grade[keep],
             "length": size[keep],
@@ -216,7 +221,7 @@ def _prepare(data, *, judge, scale, length) -> tuple[pd.DataFrame, tuple, str]:
     if low >= high:
         raise InputError(f"grades: every grade is {low:g}; nothing to compare.")
     logl = np.log1p(out["length"].to_numpy())
-    out["x"] = logl - pd.Series(logl).groupby(out["prompt"].to_numpy()).transform("median")
+    out["x"] = logl - pd.Series(logl).groupby(out["unit"].to_numpy()).transform("median")
     return out, (low, high), how
 
 
@@ -332,8 +337,11 @@ def _slope_row(estimate, se, df, level, note="") -> pd.DataFrame:
 
 def _linear(frame: pd.DataFrame, models: list[str], level: float = 0.95):
     m_code = pd.Categorical(frame["model"], categories=models).codes
-    p_code, prompts = pd.factorize(frame["prompt"])
-    P, M = len(prompts), len(models)
+    p_code, units = pd.factorize(frame["unit"])  # fixed effects: (prompt, turn)
+    c_code, clusters = pd.factorize(frame["prompt"])  # clusters: prompts
+    P, G, M = len(units), len(clusters), len(models)
+    unit_cluster = np.zeros(P, dtype=np.int64)
+    unit_cluster[p_code] = c_code
     D = np.zeros((len(frame), M - 1))
     rows = np.flatnonzero(m_code > 0)
     D[rows, m_code[rows] - 1] = 1.0
@@ -361,27 +369,28 @@ def _linear(frame: pd.DataFrame, models: list[str], level: float = 0.95):
     b = inv @ (Xt.T @ yt)
     resid = yt - Xt @ b
     scores = np.stack(
-        [np.bincount(p_code, weights=Xt[:, j] * resid, minlength=P) for j in range(X.shape[1])], 1
+        [np.bincount(c_code, weights=Xt[:, j] * resid, minlength=G) for j in range(X.shape[1])], 1
     )
-    infl_b = scores @ inv  # (P, k): per-prompt influence of b
+    infl_b = scores @ inv  # (G, k): per-prompt influence of b
     u = y_means[:, 0] - X_means @ b  # prompt effects, reference model at 0
     u_bar = u.mean()
     grad_u = -X_means.mean(axis=0)  # d u_bar / d b
     alpha = np.concatenate([[0.0], b[: M - 1]])
     est = alpha + u_bar
     se = np.empty(M)
-    factor = cluster_factor(P)
+    factor = cluster_factor(G)
+    sampling = np.bincount(unit_cluster, weights=(u - u_bar) / P, minlength=G)
     for m in range(M):
         g = grad_u.copy()
         if m > 0:
             g[m - 1] += 1.0
-        infl = (u - u_bar) / P + infl_b @ g
+        infl = sampling + infl_b @ g
         se[m] = np.sqrt(np.sum(infl**2) * factor)
     slope_se = np.sqrt(np.sum(infl_b[:, -1] ** 2) * factor)
     n_per_model = np.bincount(m_code, minlength=M)
     notes = np.where(n_per_model < 2, "fewer than 2 grades: no interval", "")
     se = np.where(n_per_model < 2, np.nan, se)
-    slope = _slope_row(float(b[-1]), float(slope_se), P - 1, level)
+    slope = _slope_row(float(b[-1]), float(slope_se), G - 1, level)
     fit = {"coef": b, "prompt_effects": u, "influence": infl_b}
     return est, se, slope, fit, notes
 
