@@ -14,6 +14,7 @@ import pytest
 
 from debias.errors import FitWarning, InputError, ParameterError
 from debias.reports.judges import compare_judges, fit_judges
+from debias.reports.position import first_shown_win_rate
 from debias.simulate.position import simulate_judges
 
 
@@ -132,3 +133,42 @@ def test_bad_inputs():
         fit_judges(b)
     with pytest.raises(ParameterError, match="unknown coefficient"):
         fit_judges(sim.battles).contrast({"nope": 1.0})
+
+
+def test_audit_judges_json_blocks_and_plot(tmp_path):
+    import json
+
+    from debias.reports.audit.judges import audit_judges
+
+    sim = simulate_judges(n_models=3, n_prompts=80, seed=6)
+    report = audit_judges(sim.battles, features=["length"])
+    out = report.write(tmp_path / "audit")
+    data = json.loads((out / "audit.json").read_text())
+    assert set(data["judges"]) == {"gpt-judge", "claude-judge"}
+    for block in data["judges"].values():
+        for effect in ("length", "position", "self_preference"):
+            assert {"estimate", "std_error", "conf_low", "conf_high", "p_value"} <= set(
+                block[effect]
+            )
+        pos = block["position"]
+        assert 0 < pos["consistency"] < 100 and 0 < pos["first_shown_win_rate"] < 100
+    # the position numbers are the ones of the functions that compute them
+    first = first_shown_win_rate(sim.battles).set_index("judge")
+    got = data["judges"]["gpt-judge"]["position"]["first_shown_win_rate"]
+    assert got == pytest.approx(first.loc["gpt-judge", "estimate"])
+    assert data["models"] == sorted(set(sim.battles["model_a"]))
+    assert "the 4 models of these battles" in data["headline"]
+    assert (out / "judges.png").stat().st_size > 10_000 and (out / "report.md").exists()
+
+
+def test_audit_judges_keeps_only_shared_battles():
+    from debias.reports.audit.judges import audit_judges
+
+    sim = simulate_judges(n_models=3, n_prompts=40, seed=6)
+    b = sim.battles
+    extra = b[(b["judge"] == "gpt-judge") & (b["prompt"] == "p0")].assign(prompt="only-gpt")
+    report = audit_judges(pd.concat([b, extra], ignore_index=True), features=["length"])
+    assert report.info["n_battles_not_shared"] == len(extra)
+    assert report.info["n_prompts"] == 40
+    with pytest.raises(ParameterError, match="not in the data"):
+        audit_judges(b, judges=["nobody"], features=["length"])

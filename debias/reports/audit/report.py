@@ -30,7 +30,7 @@ from debias.reports.degenerate import IDENTICAL_SHARE, INJECTION_SHARE, SIMILARI
 if TYPE_CHECKING:
     from debias.model.glm import PreferenceGLM
 
-__all__ = ["AuditReport", "check_audit_dir", "is_audit_output"]
+__all__ = ["AuditReport", "check_audit_dir", "is_audit_output", "json_ready", "markdown_table"]
 
 
 _CSS = """
@@ -47,12 +47,12 @@ img { max-width: 100%; height: auto; display: block; margin: 0.8em 0; }
 """
 
 
-def _clean(value):
+def json_ready(value):
     """JSON-safe copy: numpy scalars -> Python, NaN/inf -> None."""
     if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, (np.integer,)):
@@ -63,7 +63,7 @@ def _clean(value):
     return value
 
 
-def _markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
+def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     cols = list(df.columns)
     lines = [
         "| " + " | ".join(str(c) for c in cols) + " |",
@@ -227,7 +227,7 @@ class AuditReport:
         for row in self.per_model.to_dict("records"):
             name = row.pop("model")
             models[name] = row
-        return _clean(
+        return json_ready(
             {
                 **{k: v for k, v in self.info.items()},
                 "verdict": self.verdict,
@@ -299,13 +299,13 @@ class AuditReport:
             "",
             "## Mediator effects",
             "",
-            _markdown_table(self._summary_display()),
+            markdown_table(self._summary_display()),
             "Pooled slope: log-odds per unit of the mediator's term, averaged over models. Effect: "
             "win-rate points (see Methods).",
             "",
             "## Per model",
             "",
-            _markdown_table(self._per_model_display(), digits=2),
+            markdown_table(self._per_model_display(), digits=2),
             self._table_note(),
             "",
             "## Figures",
