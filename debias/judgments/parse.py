@@ -28,16 +28,18 @@ Custom patterns (``patterns=``) are data, not code: at most
 :data:`MAX_PATTERNS` regular expressions of at most :data:`MAX_PATTERN_CHARS`
 characters, each with one capture group holding the verdict. Constructs that can
 take exponential time (a repeat inside a repeat, a repeated alternation,
-back-references, look-arounds) are refused, and so is a pattern that can match
-more than :data:`MAX_PATTERN_WIDTH` characters (``\\s*``, ``.+``: write
-``\\s{0,10}``, ``[^\\n]{0,100}``), since Python's regex search is quadratic in
-the text for those (``(\\d+)x`` takes 5 s on 20,000 digits, 2 minutes on
-100,000). Each search is then linear in the text, and texts longer than
-``max_chars`` are not searched (counted as ``too_long``).
+back-references, look-arounds) are refused. So is a pattern that can be tried
+more than :data:`MAX_PATTERN_COST` ways at one position of the text (its repeats'
+ranges and alternatives multiplied): Python's regex search costs the text's
+length times that number, and an unbounded repeat makes it quadratic
+(``(\\d+)x`` takes 5 s on 20,000 digits, 2 minutes on 100,000). Write bounded
+repeats (``\\s{0,10}``, ``[^\\n]{0,100}`` instead of ``\\s*``, ``.*``). Texts
+longer than ``max_chars`` are not searched (counted as ``too_long``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -70,8 +72,8 @@ MATCHES: tuple[str, ...] = ("first", "last", "unique")
 #: Limits on user patterns: how many, how long each.
 MAX_PATTERNS = 10
 MAX_PATTERN_CHARS = 300
-#: The most characters a user pattern may match (bounded repeats only).
-MAX_PATTERN_WIDTH = 200
+#: The most ways a user pattern may be tried at one position (bounded repeats only).
+MAX_PATTERN_COST = 200
 #: Texts longer than this are not searched (a judgment is a few thousand characters).
 DEFAULT_MAX_CHARS = 100_000
 #: Reasons a row has no verdict, as keys of :attr:`ParsedVerdicts.counts`.
@@ -332,11 +334,13 @@ def compile_patterns(patterns: str | Sequence[str]) -> list[re.Pattern]:
         problem = _risky(tree, inside_repeat=False)
         if problem:
             raise ParameterError(f"patterns= {p!r}: {problem}.")
-        if tree.getwidth()[1] > MAX_PATTERN_WIDTH:
+        cost = _cost(tree)
+        if cost > MAX_PATTERN_COST:
+            ways = "unboundedly many" if math.isinf(cost) else f"{cost:,.0f}"
             raise ParameterError(
-                f"patterns= {p!r} can match more than {MAX_PATTERN_WIDTH} characters; bound "
-                "every repeat (e.g. \\s{0,10} or [^\\n]{0,100} instead of \\s* or .*) so "
-                "the search time stays bounded."
+                f"patterns= {p!r} can be tried {ways} ways at each position of a text (at most "
+                f"{MAX_PATTERN_COST}): bound every repeat tightly (e.g. \\s{{0,10}} or "
+                "[^\\n]{0,100} instead of \\s* or .*) so the search time stays bounded."
             )
         if compiled.groups < 1:
             raise ParameterError(
@@ -377,6 +381,22 @@ def _risky(tree, inside_repeat: bool) -> str | None:
                 if problem:
                     return problem
     return None
+
+
+def _cost(tree) -> float:
+    """Ways a pattern without nested repeats can be tried at one position: the
+    product of its repeats' ranges (inf when unbounded) and of its alternatives."""
+    total = 1.0
+    for op, arg in tree:
+        if op in (MAX_REPEAT, MIN_REPEAT, POSSESSIVE_REPEAT):
+            low, high, body = arg
+            ways = math.inf if high is sre_parse.MAXREPEAT else high - low + 1
+            total *= ways * _cost(body)
+        elif op in (SUBPATTERN, ATOMIC_GROUP):
+            total *= _cost(arg if op == ATOMIC_GROUP else arg[-1])
+        elif op == BRANCH:
+            total *= sum(_cost(branch) for branch in arg[1])
+    return total
 
 
 def _flatten(tree):
