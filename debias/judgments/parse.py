@@ -7,7 +7,10 @@ Judges state their verdict inside double brackets, in three conventions:
     ``"A"``, ``"B"``, ``"tie"`` (the labels of :meth:`Scale.win_tie_loss`).
     ``[[D]]`` ("both bad", from the four-option prompts Position-Bias-Analyzer's
     extraction also accepts) is a verdict that prefers neither answer: it reads
-    as ``"tie"``, counted apart under ``D`` in :attr:`ParsedVerdicts.counts`.
+    as ``"tie"``, counted apart under ``D`` in :attr:`ParsedVerdicts.counts` and
+    kept in :attr:`ParsedVerdicts.tokens`. (PBA's win rates count a ``D`` call with
+    neither a win nor a tie for either model, which no P(A preferred) expresses;
+    its MT-Bench prompt allows only A, B, C, and no published text holds a D.)
 ``kind="pair5"``
     Arena-Hard's five levels ``[[A>>B]]``, ``[[A>B]]``, ``[[A=B]]``, ``[[B>A]]``,
     ``[[B>>A]]``, and the variants that say the same from B's side (``[[A<B]]``
