@@ -323,3 +323,17 @@ def test_cvxpy_lasso_and_bounds_against_refits_without_the_covariate():
         fit_convex(design, bounds={"length": (0, None)})
     with pytest.raises(ParameterError, match="'loss'"):
         fit_convex(design, loss="median")
+
+
+def test_a_covariate_that_separates_the_outcomes_has_no_coefficient():
+    frame, covariates = random_battles(13, n=300, m=4, k=1)
+    frame["outcome"] = (frame["x0"] > 0).astype(float)  # the longer answer always wins
+    design = battle_design(frame, covariates=covariates)
+    assert not unsupported_models(design)  # every model wins and loses: the graph is fine
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_newton(design)
+    said = " | ".join(str(w.message) for w in caught if w.category is FitWarning)
+    assert "separation" in said and "x0" in said and "did not converge" in said
+    assert np.isnan(fit.coefficients[0]) and "separation" in fit.problems["x0"]
+    assert np.isnan(fit.full_from_free[design.n_models]).all()

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from debias.battles.design import BattleDesign, unsupported_models
+from debias.battles.design import BattleDesign, supported_models
 from debias.battles.newton import BTFit, _penalties, _Problem, _result
 from debias.errors import FitWarning, InputError, ParameterError, check_param
 
@@ -86,30 +86,7 @@ def fit_convex(
     l1_s, l1_b = _penalties(l1)
     check_param("loss", loss, "'sum' or 'mean'", loss in ("sum", "mean"))
     low, high = _bounds(bounds, design.covariate_names)
-    problems = unsupported_models(design)
-    if l2_s > 0 or l1_s > 0:  # a penalty keeps a separated strength finite
-        problems = {k: v for k, v in problems.items() if "separation" not in v}
-    if identify != "sum_to_zero" and identify not in design.models:
-        raise ParameterError(
-            f"The 'identify' parameter must be 'sum_to_zero' or a model name. Got {identify!r}."
-        )
-    if identify in problems:
-        raise InputError(
-            f"identify= {identify!r}: this model's strength is not supported "
-            f"({problems[identify]}); choose another reference or 'sum_to_zero'."
-        )
-    if problems:
-        warnings.warn(
-            "no finite strength for "
-            + "; ".join(f"{k}: {v}" for k, v in list(problems.items())[:5])
-            + ". Their strengths are missing and their battles are left out.",
-            FitWarning,
-            stacklevel=2,
-        )
-    supported = np.array([name not in problems for name in design.models])
-    if supported.sum() < 2:
-        raise InputError("battles: fewer than two models have a finite strength.")
-    fitted = design.select(supported[design.a] & supported[design.b])
+    problems, supported, fitted = supported_models(design, identify, l2_s > 0 or l1_s > 0)
     total = float(fitted.weight.sum())
     scale = 1.0 / total if loss == "mean" else 1.0
     # the same optimum as a summed loss with every penalty multiplied by 1 / scale

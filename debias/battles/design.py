@@ -18,7 +18,13 @@ import pandas as pd
 from debias.errors import DataWarning, InputError, ParameterError
 from debias.judgments.scale import row_list
 
-__all__ = ["BattleDesign", "battle_design", "unsupported_models"]
+__all__ = [
+    "BattleDesign",
+    "battle_design",
+    "covariate_separation",
+    "supported_models",
+    "unsupported_models",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,6 +264,48 @@ def unsupported_models(design: BattleDesign) -> dict[str, str]:
     return problems
 
 
+def supported_models(
+    design: BattleDesign, identify: str, penalised_strengths: bool
+) -> tuple[dict[str, str], np.ndarray, BattleDesign]:
+    """The models a fit can estimate: (problems, supported mask, the rows to fit).
+
+    Warns (:class:`~debias.errors.FitWarning`) naming the models left out; a penalty on
+    the strengths keeps a separated model's strength finite, so then only models never
+    compared with the main group are left out. Checks ``identify``.
+    """
+    from debias.errors import FitWarning
+
+    problems = unsupported_models(design)
+    if penalised_strengths:
+        problems = {k: v for k, v in problems.items() if "separation" not in v}
+    if not isinstance(identify, str) or (
+        identify != "sum_to_zero" and identify not in design.models
+    ):
+        raise ParameterError(
+            f"The 'identify' parameter must be 'sum_to_zero' or a model name. Got {identify!r}."
+        )
+    if identify in problems:
+        raise InputError(
+            f"identify= {identify!r}: this model's strength is not supported "
+            f"({problems[identify]}); choose another reference or 'sum_to_zero'."
+        )
+    if problems:
+        warnings.warn(
+            "no finite strength for "
+            + "; ".join(f"{name}: {why}" for name, why in list(problems.items())[:5])
+            + (f" and {len(problems) - 5} more" if len(problems) > 5 else "")
+            + ". Their strengths are missing and their battles are left out.",
+            FitWarning,
+            stacklevel=3,
+        )
+    supported = np.array([name not in problems for name in design.models])
+    if supported.sum() < 2:
+        raise InputError(
+            "battles: fewer than two models have a finite strength; nothing to compare."
+        )
+    return problems, supported, design.select(supported[design.a] & supported[design.b])
+
+
 def _weights(kept: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     if "weight" not in kept.columns:
         return np.ones(len(kept))
@@ -297,3 +345,44 @@ def _models(model_a, model_b, models) -> tuple[str, ...]:
         twice = sorted({m for m in names if names.count(m) > 1})
         raise ParameterError(f"The 'models' parameter names {twice} more than once.")
     return names
+
+
+LP_MAX_CELLS = 5_000_000
+"""Largest dense design (rows x parameters) the separation linear programme is run on."""
+
+
+def covariate_separation(design: BattleDesign, supported: np.ndarray) -> dict[str, str]:
+    """Strengths and covariates along which the outcomes are separated, with the reason.
+
+    The graph argument of :func:`unsupported_models` is exact without covariates; with
+    them a combination of strengths and covariates can separate the outcomes too. This
+    runs the linear programme of :func:`debias.model.separation.separating_direction`
+    (Konis 2007) on the dense design of the battles between ``supported`` models, when
+    it has at most :data:`LP_MAX_CELLS` cells (else returns ``{}``: not checked).
+    """
+    from debias.model.separation import separating_direction
+
+    use = supported[design.a] & supported[design.b] & (design.a != design.b)
+    use &= design.weight > 0
+    models = np.flatnonzero(supported)
+    m, k, n = len(models), design.x.shape[1], int(use.sum())
+    if k == 0 or n * (m - 1 + k) > LP_MAX_CELLS:
+        return {}
+    local = np.cumsum(supported) - 1
+    a, b = local[design.a[use]], local[design.b[use]]
+    z = np.zeros((n, m))
+    z[np.arange(n), a] += 1.0
+    z[np.arange(n), b] -= 1.0
+    exog = np.column_stack([z[:, 1:], design.x[use]])  # the first supported model at 0
+    d = separating_direction(exog, design.outcome[use], design.weight[use])
+    if d is None:
+        return {}
+    names = [design.models[j] for j in models[1:]] + list(design.covariate_names)
+    involved = [name for name, dj in zip(names, d, strict=True) if abs(dj) > 1e-6]
+    reason = (
+        "separation: the outcomes are predicted perfectly along a combination of "
+        + ", ".join(involved[:6])
+        + (" and more" if len(involved) > 6 else "")
+        + " (no finite estimate)"
+    )
+    return {name: reason for name in involved}

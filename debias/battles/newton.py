@@ -29,8 +29,9 @@ import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
 
-from debias.battles.design import BattleDesign, unsupported_models
+from debias.battles.design import BattleDesign, covariate_separation, supported_models
 from debias.errors import FitWarning, InputError, ParameterError, check_param
+from debias.model.separation import NEAR_SEPARATION
 
 __all__ = ["BTFit", "fit_newton"]
 
@@ -188,36 +189,16 @@ def fit_newton(
         isinstance(max_iter, int) and not isinstance(max_iter, bool) and max_iter >= 1,
     )
     check_param("per_model_slopes", per_model_slopes, "a bool", isinstance(per_model_slopes, bool))
-    problems = unsupported_models(design)
-    if l2_s > 0:  # the ridge keeps a separated strength finite
-        problems = {k: v for k, v in problems.items() if "separation" not in v}
-    if isinstance(identify, str) and identify in problems:
-        raise InputError(
-            f"identify= {identify!r}: this model's strength is not supported "
-            f"({problems[identify]}); choose another reference or 'sum_to_zero'."
-        )
-    if identify != "sum_to_zero" and identify not in design.models:
-        raise ParameterError(
-            f"The 'identify' parameter must be 'sum_to_zero' or a model name. Got {identify!r}."
-        )
-    if problems:
-        warnings.warn(
-            "no finite strength for "
-            + "; ".join(f"{name}: {why}" for name, why in list(problems.items())[:5])
-            + (f" and {len(problems) - 5} more" if len(problems) > 5 else "")
-            + ". Their strengths are missing and their battles are left out.",
-            FitWarning,
-            stacklevel=2,
-        )
-    supported = np.array([name not in problems for name in design.models])
-    if supported.sum() < 2:
-        raise InputError(
-            "battles: fewer than two models have a finite strength; nothing to compare."
-        )
-    fitted = design.select(supported[design.a] & supported[design.b])
+    problems, supported, fitted = supported_models(design, identify, l2_s > 0)
     problem = _Problem(fitted, supported, ties, per_model_slopes, l2_s, l2_b)
     with threadpool_limits(limits=1):  # small dense solves: threads only contend
         params, n_iter, converged = _newton(problem, tol, max_iter, _start(problem))
+    doubtful = not converged or np.max(np.abs(params), initial=0) > NEAR_SEPARATION
+    if doubtful and not (per_model_slopes or l2_s or l2_b):
+        separated = covariate_separation(fitted, supported)
+        if separated:
+            warnings.warn(next(iter(separated.values())), FitWarning, stacklevel=2)
+            problems = {**problems, **separated}
     if not converged:
         warnings.warn(
             f"the Bradley–Terry fit did not converge in {n_iter} Newton iterations; its "
@@ -244,7 +225,9 @@ def _newton(
     theta = np.zeros(problem.p) if theta is None else theta
     value, grad, hess = problem.derivatives(theta)
     for iteration in range(1, max_iter + 1):
-        step = problem.solve(hess, grad)
+        step = problem.solve(hess, grad, first=iteration == 1)
+        if step is None:  # the Hessian vanished on the way: estimates running off
+            return theta, iteration, False
         if np.max(np.abs(step), initial=0.0) < tol:
             return theta - step, iteration, True
         t = 1.0
@@ -476,10 +459,14 @@ class _Problem:
                 out[rows, cols] = block.T
         return out
 
-    def solve(self, hess, grad):
+    def solve(self, hess, grad, first=True):
+        """The Newton step; a singular Hessian at the start is a rank-deficient design
+        (an error), later it is a fit running off (None)."""
         try:
             return scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess), grad)
         except (np.linalg.LinAlgError, ValueError):
+            if not first:
+                return None
             names = ", ".join(self.design.covariate_names) or "none"
             raise InputError(
                 "the Bradley–Terry design is rank-deficient (a covariate is collinear with "
@@ -548,6 +535,8 @@ def _result(problem: _Problem, params, n_iter, converged, identify, problems) ->
     jac[supported, :ns] = to_strengths
     jac[m_all + coef_rows] = 0.0
     jac[m_all + coef_rows, ns + np.arange(problem.n_coef)] = 1.0
+    names_all = (*models, *coef_names)
+    jac[[i for i, name in enumerate(names_all) if name in problems]] = np.nan
     full = _apply(jac, params)
     free_models = [models[j] for j in np.delete(supported, problem.ref)]
     param_names = (
