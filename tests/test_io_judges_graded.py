@@ -391,6 +391,47 @@ def test_single_grades_bad_scores_named(tmp_path):
         quiet(read_single_grades, path)
 
 
+def test_fastchat_folder_with_pair_and_single_files(tmp_path):
+    """FastChat keeps model_judgment/gpt-4_pair.jsonl and gpt-4_single.jsonl side by side:
+    each reader takes its own file from the folder."""
+    path = pair_folder(
+        tmp_path,
+        [
+            {
+                "question_id": 81,
+                "model_1": "x",
+                "model_2": "y",
+                "g1_winner": "model_2",
+                "g2_winner": "model_1",
+                "judge": ["gpt-4", "pair-v2"],
+                "turn": 1,
+            }
+        ],
+    )
+    write_jsonl(
+        path.parent / "gpt-4_single.jsonl",
+        [
+            {
+                "question_id": 81,
+                "model": "x",
+                "judge": ["gpt-4", "single-v1"],
+                "turn": 2,
+                "judgment": "Rating: [[6]]",
+                "score": 6,
+            }
+        ],
+    )
+    root = path.parent.parent
+    assert len(read_fastchat_pair(root)) == 2
+    single = read_single_grades(root)
+    assert single.scores()["grade"].tolist() == [6.0]
+    assert single.to_frame()["answer_a"].tolist() == ["x2"]  # the answer of the turn graded
+    assert detect_format(root) == "mt_bench_pairs"
+    assert len(read_judgments(root, format="single_grades")) == 1
+    with pytest.raises(InputError, match="no .jsonl or .jsonl.gz judgment files whose records"):
+        read_pba(root / "model_judgment")
+
+
 # ================================================================== hand-written: PBA
 def test_pba_hostile_lines_and_a_10mb_text(tmp_path):
     path = tmp_path / "judgments" / "judge-x.jsonl"

@@ -40,7 +40,7 @@ from debias.io.judges.answers import (
     read_questions,
 )
 from debias.io.judges.mt_bench import (
-    first_fields,
+    holds,
     judgment_files,
     question_categories,
     whole_turn,
@@ -199,7 +199,7 @@ def read_single_grades(
         raise ParameterError(
             f"The 'scale' parameter must be a grade scale, e.g. Scale.grade(1, 10). Got {scale!r}."
         )
-    files = judgment_files(path, "model_judgment")
+    files = judgment_files(path, "model_judgment", SINGLE_FIELDS, frozenset({"games"}))
     default_judge = config_judge(files[0]) or "unknown"
     rows = []
     for f in files:
@@ -221,8 +221,7 @@ def read_single_grades(
 
 def sniff_single_grades(path: Path, mapping: Mapping | None = None) -> bool:
     """Single grades: first record with ``question_id, model, judgment, score``, no ``games``."""
-    fields = first_fields(path, "model_judgment")
-    return not mapping and SINGLE_FIELDS <= fields and "games" not in fields
+    return not mapping and holds(path, "model_judgment", SINGLE_FIELDS, frozenset({"games"}))
 
 
 def registry_read_single_grades(path: Path, *, judge=None, mapping=None, baseline=None):

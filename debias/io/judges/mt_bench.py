@@ -47,8 +47,15 @@ PBA_TURN = 2
 _WINNERS = ("model_1", "model_2", "tie", "error")
 
 
-def judgment_files(path: str | os.PathLike, folder: str = "judgments") -> list[Path]:
-    """The ``.jsonl[.gz]`` files of ``path``: itself, its ``folder`` subfolder, or its files."""
+def judgment_files(
+    path: str | os.PathLike,
+    folder: str = "judgments",
+    fields: frozenset[str] = frozenset(),
+    without: frozenset[str] = frozenset(),
+) -> list[Path]:
+    """The ``.jsonl[.gz]`` files to read: ``path`` itself, or the files of its ``folder``
+    subfolder (or of ``path``) whose first record has ``fields`` and none of ``without``
+    (FastChat keeps ``gpt-4_pair.jsonl`` and ``gpt-4_single.jsonl`` side by side)."""
     p = Path(path)
     if not p.is_dir():
         return [p]
@@ -57,9 +64,17 @@ def judgment_files(path: str | os.PathLike, folder: str = "judgments") -> list[P
     files = sorted(
         f for f in p.iterdir() if f.is_file() and f.name.endswith((".jsonl", ".jsonl.gz"))
     )
+    if fields or without:
+        files = [f for f in files if fits(peek_record(f), fields, without)]
     if not files:
-        raise InputError(f"{p}: no .jsonl or .jsonl.gz judgment files in the folder.")
+        holding = f" whose records hold {sorted(fields)}" if fields else ""
+        raise InputError(f"{p}: no .jsonl or .jsonl.gz judgment files{holding} in the folder.")
     return files
+
+
+def fits(record: dict, fields: frozenset[str], without: frozenset[str] = frozenset()) -> bool:
+    """``record`` has every one of ``fields`` and none of ``without``."""
+    return fields <= set(record) and not (without & set(record))
 
 
 def _name(value) -> str | None:
@@ -182,7 +197,7 @@ def read_pba(
     0  judge-x     2       m      1.0           a
     1  judge-x     2    base      0.5           a
     """
-    files = judgment_files(path)
+    files = judgment_files(path, "judgments", PBA_FIELDS)
     parts = []
     for f in files:
         rows = _pba_rows(f, judge)
@@ -263,7 +278,7 @@ def read_fastchat_pair(path: str | os.PathLike, *, judge: str | None = None) -> 
     0  gpt-4       x       y      1.0
     1  gpt-4       y       x      0.5
     """
-    files = judgment_files(path, "model_judgment")
+    files = judgment_files(path, "model_judgment", PAIR_FIELDS)
     rows = []
     for f in files:
         got, problems = _pair_rows(f, judge)
@@ -305,23 +320,25 @@ def peek_record(path: Path, limit: int = 1 << 16) -> dict:
     return item if isinstance(item, dict) else {}
 
 
-def first_fields(path: Path, folder: str) -> set[str]:
-    """Field names of the first record of the first judgment file under ``path``."""
+def holds(
+    path: Path, folder: str, fields: frozenset[str], without: frozenset[str] = frozenset()
+) -> bool:
+    """Whether ``path`` (a file, or a folder with files) holds records with ``fields``."""
     try:
-        files = judgment_files(path, folder)
+        files = judgment_files(path, folder, fields, without)
     except (InputError, OSError):
-        return set()
-    return set(peek_record(files[0])) if files else set()
+        return False
+    return fits(peek_record(files[0]), fields, without)
 
 
 def sniff_pba(path: Path, mapping: Mapping | None = None) -> bool:
     """A PBA file or folder: first record ``{question_id, model_a, model_b, judgment}``."""
-    return not mapping and PBA_FIELDS <= first_fields(path, "judgments")
+    return not mapping and holds(path, "judgments", PBA_FIELDS)
 
 
 def sniff_fastchat_pair(path: Path, mapping: Mapping | None = None) -> bool:
     """FastChat pair judgments: first record with ``model_1, model_2, g1_winner``."""
-    return not mapping and PAIR_FIELDS <= first_fields(path, "model_judgment")
+    return not mapping and holds(path, "model_judgment", PAIR_FIELDS)
 
 
 def registry_read_pba(path: Path, *, judge=None, mapping=None, baseline=None) -> Judgments:
