@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from debias.battles.design import BattleDesign, supported_models
-from debias.battles.newton import BTFit, _penalties, _Problem, _result
+from debias.battles.newton import BTFit, BTProblem, fit_result, penalty_pair
 from debias.errors import FitWarning, InputError, ParameterError, check_param
 
 __all__ = ["fit_convex"]
@@ -82,15 +82,15 @@ def fit_convex(
         raise ParameterError(
             f"The 'design' parameter must be a BattleDesign. Got {type(design).__name__}."
         )
-    l2_s, l2_b = _penalties(l2)
-    l1_s, l1_b = _penalties(l1)
+    l2_s, l2_b = penalty_pair(l2)
+    l1_s, l1_b = penalty_pair(l1)
     check_param("loss", loss, "'sum' or 'mean'", loss in ("sum", "mean"))
     low, high = _bounds(bounds, design.covariate_names)
     problems, supported, fitted = supported_models(design, identify, l2_s > 0 or l1_s > 0)
     total = float(fitted.weight.sum())
     scale = 1.0 / total if loss == "mean" else 1.0
     # the same optimum as a summed loss with every penalty multiplied by 1 / scale
-    problem = _Problem(fitted, supported, "half", False, l2_s / scale, l2_b / scale)
+    problem = BTProblem(fitted, supported, "half", False, l2_s / scale, l2_b / scale)
 
     m, k = problem.m, problem.k
     s = cp.Variable(m)
@@ -128,7 +128,7 @@ def fit_convex(
     local = np.asarray(s.value, dtype=float)
     params = np.concatenate([np.delete(local - local[problem.ref], problem.ref), coef])
     n_iter = int(getattr(prob.solver_stats, "num_iters", 0) or 0)
-    fit = _result(problem, params, n_iter, converged, identify, problems)
+    fit = fit_result(problem, params, n_iter, converged, identify, problems)
     active = bool(np.any(np.abs(coef - low) < ACTIVE) or np.any(np.abs(coef - high) < ACTIVE))
     penalized = fit.penalized or l1_s > 0 or l1_b > 0 or active
     return dataclasses.replace(fit, penalized=penalized)

@@ -33,7 +33,7 @@ from debias.battles.design import BattleDesign, covariate_separation, supported_
 from debias.errors import FitWarning, InputError, ParameterError, check_param
 from debias.model.separation import NEAR_SEPARATION
 
-__all__ = ["BTFit", "fit_newton"]
+__all__ = ["BTFit", "BTProblem", "fit_newton", "fit_result", "penalty_pair"]
 
 TIES = ("half", "davidson")
 WARM_START_ROWS = 100_000
@@ -92,7 +92,7 @@ class BTFit:
     penalized: bool
     problems: dict[str, str]
     nu: float | None = None
-    problem: _Problem | None = field(default=None, repr=False, compare=False)
+    problem: BTProblem | None = field(default=None, repr=False, compare=False)
 
     def hessian(self) -> np.ndarray:
         """Hessian (p x p) of the minimised objective at the estimate, free parameters.
@@ -180,7 +180,7 @@ def fit_newton(
             f"The 'design' parameter must be a BattleDesign (debias.battles.design."
             f"battle_design). Got {type(design).__name__}."
         )
-    l2_s, l2_b = _penalties(l2)
+    l2_s, l2_b = penalty_pair(l2)
     check_param("tol", tol, "a float > 0", isinstance(tol, (int, float)) and tol > 0)
     check_param(
         "max_iter",
@@ -190,7 +190,7 @@ def fit_newton(
     )
     check_param("per_model_slopes", per_model_slopes, "a bool", isinstance(per_model_slopes, bool))
     problems, supported, fitted = supported_models(design, identify, l2_s > 0)
-    problem = _Problem(fitted, supported, ties, per_model_slopes, l2_s, l2_b)
+    problem = BTProblem(fitted, supported, ties, per_model_slopes, l2_s, l2_b)
     with threadpool_limits(limits=1):  # small dense solves: threads only contend
         params, n_iter, converged = _newton(problem, tol, max_iter, _start(problem))
     doubtful = not converged or np.max(np.abs(params), initial=0) > NEAR_SEPARATION
@@ -206,10 +206,10 @@ def fit_newton(
             FitWarning,
             stacklevel=2,
         )
-    return _result(problem, params, n_iter, converged, identify, problems)
+    return fit_result(problem, params, n_iter, converged, identify, problems)
 
 
-def _penalties(l2) -> tuple[float, float]:
+def penalty_pair(l2) -> tuple[float, float]:
     pair = l2 if isinstance(l2, (tuple, list)) else (l2, l2)
     ok = len(pair) == 2 and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
@@ -220,7 +220,7 @@ def _penalties(l2) -> tuple[float, float]:
 
 
 def _newton(
-    problem: _Problem, tol: float, max_iter: int, theta: np.ndarray | None = None
+    problem: BTProblem, tol: float, max_iter: int, theta: np.ndarray | None = None
 ) -> tuple[np.ndarray, int, bool]:
     theta = np.zeros(problem.p) if theta is None else theta
     value, grad, hess = problem.derivatives(theta)
@@ -245,7 +245,7 @@ def _newton(
     return theta, max_iter, False
 
 
-def _start(problem: _Problem) -> np.ndarray:
+def _start(problem: BTProblem) -> np.ndarray:
     """Where Newton starts: 0, or for many battles (ties as 1/2) the strengths fitted
     without covariates on the battles summed per ordered pair of models (at most m²
     cells, so nearly free), which saves the first Newton steps over every battle."""
@@ -269,7 +269,7 @@ def _start(problem: _Problem) -> np.ndarray:
         n,
         np.arange(n),
     )
-    sub = _Problem(summed, np.ones(m, bool), "half", False, problem.l2_s, 0.0)
+    sub = BTProblem(summed, np.ones(m, bool), "half", False, problem.l2_s, 0.0)
     free, _, converged = _newton(sub, 1e-8, 50)
     if not converged:
         return theta
@@ -278,7 +278,7 @@ def _start(problem: _Problem) -> np.ndarray:
     return theta
 
 
-class _Problem:
+class BTProblem:
     """The weighted negative log-likelihood (plus penalty) over the free parameters."""
 
     def __init__(self, design, supported, ties, per_model_slopes, l2_s, l2_b):
@@ -509,7 +509,7 @@ class _Problem:
         return out if sparse else out.toarray()
 
 
-def _result(problem: _Problem, params, n_iter, converged, identify, problems) -> BTFit:
+def fit_result(problem: BTProblem, params, n_iter, converged, identify, problems) -> BTFit:
     design = problem.design
     models, m_all, m, ns = design.models, design.n_models, problem.m, problem.m - 1
     k = problem.k
