@@ -529,6 +529,34 @@ def test_vicuna_bad_reviews_named(tmp_path, review, message):
         read_vicuna_reviews(path)
 
 
+@pytest.mark.parametrize("reviewer", [9, "gpt-5", ["gpt-4"], True])
+def test_vicuna_unknown_reviewer_named(tmp_path, reviewer):
+    path = vicuna_folder(
+        tmp_path,
+        [
+            {
+                "question_id": 1,
+                "answer1_id": "a1",
+                "answer2_id": "b1",
+                "score": [7, 9],
+                "reviewer_id": reviewer,
+            }
+        ],
+    )
+    write_jsonl(
+        path.parents[2] / "reviewer.jsonl",
+        [
+            {"reviewer_id": "gpt-4-0328-default", "prompt_id": 1},
+            {"reviewer_id": "gpt-4-0328-math", "prompt_id": 3},
+        ],
+    )
+    with pytest.raises(InputError, match=r"review_a_b.jsonl:1: reviewer_id .* is not in reviewer"):
+        read_vicuna_reviews(path)
+    record = {"question_id": 1, "answer1_id": "a1", "answer2_id": "b1", "score": [7, 9]}
+    write_jsonl(path, [{**record, "reviewer_id": "gpt-4-0328-generic"}])
+    assert read_vicuna_reviews(path).judges == ["gpt-4-0328"]
+
+
 def test_vicuna_needs_its_table(tmp_path):
     path = write_jsonl(tmp_path / "review_x.jsonl", [{"question_id": 1}])
     with pytest.raises(InputError, match="no question.jsonl and answer/ folder"):

@@ -172,7 +172,9 @@ def _reviews(files: list[Path], answers: pd.DataFrame, reviewers: dict) -> pd.Da
                 answers.at[a2, "question_id"]
             ) != str(rec.get("question_id")):
                 problems.append((line, "question_id differs from its answers' question_id"))
-            elif reviewers and (isinstance(rid, bool) or rid not in reviewers):
+            elif reviewers and (
+                isinstance(rid, bool) or not isinstance(rid, (str, int)) or rid not in reviewers
+            ):
                 problems.append((line, f"reviewer_id {rid!r} is not in reviewer.jsonl"))
             else:
                 rows.append((a1, a2, float(score[0]), float(score[1]), f"{f.name}:{line}"))
