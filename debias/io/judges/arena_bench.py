@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, ParameterError
+from debias.errors import DataWarning, InputError, ParameterError
 from debias.io.judges.answers import (
     bad_lines,
     find_beside,
@@ -65,7 +65,7 @@ def config_judge(source: str | os.PathLike) -> str | None:
     for cfg in sorted(root.glob("*config.yaml")):
         try:
             text = read_bytes(cfg, cap=1 << 20).decode("utf-8", "replace")
-        except Exception:  # an unreadable config only loses the default judge name
+        except (InputError, OSError):  # an unreadable config only loses the default judge
             continue
         m = _JUDGE_LINE.search(text)
         if m:
