@@ -201,3 +201,26 @@ def test_two_turns_have_their_own_reference_and_share_a_cluster():
     a, b = rep1.table.set_index("model"), rep2.table.set_index("model")
     np.testing.assert_allclose(a["controlled_grade"], b["controlled_grade"], atol=1e-10)
     np.testing.assert_allclose(a["controlled_std_error"], b["controlled_std_error"], rtol=1e-10)
+
+
+def test_a_model_never_compared_within_a_prompt_is_missing_in_the_linear_variant():
+    sim = simulate_grades(n_models=3, n_prompts=60, seed=10)
+    alone = pd.DataFrame(
+        {"prompt": [f"solo{i}" for i in range(20)], "model": "loner", "grade": 5.0,
+         "length": np.arange(20) * 50 + 100}
+    )  # fmt: skip
+    frame = pd.concat([sim.grades.drop(columns="judge"), alone], ignore_index=True)
+    rep = length_controlled_grades(frame, scale=(1, 10))
+    t = rep.table.set_index("model")
+    assert (
+        np.isnan(t.loc["loner", "controlled_grade"]) and "no other model" in t.loc["loner", "note"]
+    )
+    # the others are fitted as without it
+    ref = length_controlled_grades(sim.grades, scale=(1, 10)).table.set_index("model")
+    np.testing.assert_allclose(
+        t.loc[ref.index, "controlled_grade"], ref["controlled_grade"], atol=1e-10
+    )
+    assert t.loc["loner", "mean_grade"] == 5.0
+    # the ordinal variant compares across prompts and gives it a number
+    ordinal = length_controlled_grades(frame, scale=(1, 10), method="ordinal").table
+    assert ordinal.set_index("model")["controlled_std_error"].notna().all()

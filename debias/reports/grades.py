@@ -335,7 +335,34 @@ def _slope_row(estimate, se, df, level, note="") -> pd.DataFrame:
     )
 
 
+ISOLATED = (
+    "graded only on prompts no other model answered: no comparison within prompts "
+    "(method='ordinal' compares across prompts)"
+)
+
+
 def _linear(frame: pd.DataFrame, models: list[str], level: float = 0.95):
+    """Fit on the models compared within at least one prompt; the others missing with why."""
+    per_unit = frame.groupby("unit")["model"].transform("nunique").to_numpy()
+    shared = set(frame.loc[per_unit >= 2, "model"])
+    kept = [m for m in models if m in shared]
+    M = len(models)
+    est, se = np.full(M, np.nan), np.full(M, np.nan)
+    notes = np.array([ISOLATED if m not in shared else "" for m in models], dtype=object)
+    if len(kept) < 2:
+        notes[:] = ISOLATED
+        slope = _slope_row(
+            np.nan, np.nan, 1, level, "fewer than two models compared within prompts"
+        )
+        return est, se, slope, {}, notes
+    sub = frame[frame["model"].isin(kept)].reset_index(drop=True)
+    e, s, slope, fit, n = _linear_fit(sub, kept, level)
+    where = [models.index(m) for m in kept]
+    est[where], se[where], notes[where] = e, s, n
+    return est, se, slope, fit, notes
+
+
+def _linear_fit(frame: pd.DataFrame, models: list[str], level: float):
     m_code = pd.Categorical(frame["model"], categories=models).codes
     p_code, units = pd.factorize(frame["unit"])  # fixed effects: (prompt, turn)
     c_code, clusters = pd.factorize(frame["prompt"])  # clusters: prompts
