@@ -320,7 +320,7 @@ def _weights(kept: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
 
 
 def _covariates(kept: pd.DataFrame, covariates: tuple[str, ...], rows: np.ndarray):
-    x = np.empty((len(kept), len(covariates)))
+    x = np.empty((len(kept), len(covariates)), order="F")  # each covariate contiguous
     for j, name in enumerate(covariates):
         values = pd.to_numeric(kept[name], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(values))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
+from scipy.special import expit, log_expit
 from threadpoolctl import threadpool_limits
 
 from debias.battles.design import BattleDesign, covariate_separation, supported_models
@@ -295,6 +296,7 @@ class BTProblem:
         self.xt = np.ascontiguousarray(design.x.T)  # (k, n): each covariate contiguous
         self.k = design.x.shape[1]
         self.w = design.weight
+        self.unit_weight = bool(np.all(self.w == 1))
         self.y = design.outcome
         played = np.bincount(self.a, minlength=self.m) + np.bincount(self.b, minlength=self.m)
         self.ref = int(np.argmax(played))  # internal reference: the model with most battles
@@ -374,10 +376,13 @@ class BTProblem:
         eta = self.eta(theta)
         w, y = self.w, self.y
         if self.ties == "half":
-            log_q = -np.logaddexp(0.0, eta)  # log P(B wins); log P(A wins) = log_q + eta
-            ll = float(w @ (log_q + y * eta))
-            p = np.exp(log_q + eta)
-            return ll, {"r": w * (y - p), "h": w * p * (1 - p)}
+            p = expit(eta)
+            log_q = log_expit(np.negative(eta, out=eta))  # log P(B wins)
+            r = y - p
+            h = p * (1 - p)
+            if self.unit_weight:  # log P(A wins) = log_q + eta; eta now holds -eta
+                return float(log_q.sum() - y @ eta), {"r": r, "h": h}
+            return float(w @ log_q - (w * y) @ eta), {"r": w * r, "h": w * h}
         tau = theta[-1]
         log_d = np.logaddexp(np.logaddexp(eta / 2, -eta / 2), tau)
         tie = y == 0.5
