@@ -527,6 +527,47 @@ def section_scaling(args, table: Table, results: dict) -> list[dict]:
     return rows
 
 
+def section_arena(args, table: Table, results: dict) -> None:
+    """benchmarks/arena_scale.py: debias vs the bincount Newton floor, scikit-learn, arena-rank."""
+    size = ["--battles", "300000", "--models", "100"] if args.quick else []
+    log(f"simulated Arena ({'300k x 100' if args.quick else '3M x 250'}): arena_scale.py ...")
+    r = run_measured([sys.executable, str(HERE / "arena_scale.py"), *size], timeout=TIMEOUT)
+    if r["returncode"] != 0:
+        raise RuntimeError(f"arena_scale.py failed:\n{r['stderr'][-3000:]}")
+    out = json.loads((HERE / "results" / "arena_scale.json").read_text())
+    results["arena_scale"] = out
+    rows = {row["method"]: row for row in out["rows"]}
+    ours, floor = rows["debias"], rows["floor"]
+    size_label = f"{out['meta']['battles']:,} battles x {out['meta']['models']} models"
+    table.add(
+        f"arena fit+sandwich ({size_label})",
+        fmt_s(ours["total_s"]),
+        fmt_s(floor["total_s"]),
+        ratio(ours["total_s"], floor["total_s"]),
+        goal="<= 2x the bincount Newton floor",
+        met=ours["total_s"] <= 2 * floor["total_s"],
+        note=f"reference = floor; peak {ours['peak_gb']:.2f} GB vs {floor['peak_gb']:.2f} GB",
+    )
+    if "arena-rank" in rows:
+        other = rows["arena-rank"]
+        table.add(
+            "arena: arena-rank 0.1.1 fit+sandwich",
+            fmt_s(ours["total_s"]),
+            fmt_s(other["total_s"]),
+            ratio(other["total_s"], ours["total_s"]),
+            goal="debias well ahead",
+            met=other["total_s"] > 2 * ours["total_s"],
+            note=f"arena-rank peak {other['peak_gb']:.2f} GB",
+        )
+    if "sklearn" in rows:
+        table.add(
+            "arena: scikit-learn (FastChat) strength error",
+            "exact",
+            f"{rows['sklearn']['max_strength_diff']:.3f} logit",
+            note=f"lbfgs default tol, {rows['sklearn'].get('iterations', '?')} iterations",
+        )
+
+
 # --------------------------------------------------------------------------- main
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
@@ -542,7 +583,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["fitting", "e2e", "stage1", "bootstrap", "scaling"],
+        choices=["fitting", "e2e", "stage1", "bootstrap", "scaling", "arena"],
         help="run only these sections",
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
@@ -595,7 +636,7 @@ def git_rev() -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    only = set(args.only or ["fitting", "e2e", "stage1", "bootstrap", "scaling"])
+    only = set(args.only or ["fitting", "e2e", "stage1", "bootstrap", "scaling", "arena"])
     from importlib.metadata import version
 
     env = {
@@ -634,7 +675,7 @@ def main(argv=None) -> int:
             "tables run",
             flush=True,
         )
-        only &= {"scaling"}
+        only &= {"scaling", "arena"}
 
     table, results, scaling_rows = Table(), {"environment": env}, []
     t0 = time.perf_counter()
@@ -648,6 +689,8 @@ def main(argv=None) -> int:
         section_bootstrap(args, table, results)
     if "scaling" in only:
         scaling_rows = section_scaling(args, table, results)
+    if "arena" in only:
+        section_arena(args, table, results)
     env["loadavg_end"] = loadavg()
     env["seconds"] = time.perf_counter() - t0
 
