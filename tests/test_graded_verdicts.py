@@ -148,3 +148,60 @@ def test_arena_hard_published_convention_and_modelled_levels(judges_dir):
     assert amb.sum() > 0
     rep2 = graded_verdicts(flipped, features=("tokens",))
     pd.testing.assert_frame_equal(rep.coefficients, rep2.coefficients, atol=1e-8)
+
+
+def _as_judgments(battles, scale):
+    from debias.judgments import Judgments
+
+    frame = battles.rename(columns={"level": "verdict"})[
+        ["judge", "prompt", "model_a", "model_b", "verdict"]
+    ]
+    return Judgments.from_dataframe(frame, scale=scale)
+
+
+def test_judgments_input_equals_the_frame_input_five_and_three_levels():
+    from debias.judgments import Scale
+
+    sim = simulate_graded_verdicts(n_prompts=120, seed=6)
+    five = _as_judgments(sim.battles, Scale.arena_hard())
+    from_j = graded_verdicts(five)
+    from_frame = graded_verdicts(sim.battles, labels=sim.labels[::-1])
+    pd.testing.assert_frame_equal(from_j.table, from_frame.table)
+    labels3 = ("B", "tie", "A")  # lowest first, as the simulator draws them
+    sim3 = simulate_graded_verdicts(n_prompts=150, thresholds=(-0.6, 0.6), labels=labels3, seed=7)
+    three = _as_judgments(sim3.battles, Scale.win_tie_loss(["A", "tie", "B"]))
+    rep = graded_verdicts(three)
+    t = rep.table.set_index("model")
+    # three levels, weights 1: the convention is the plain win rate with ties as half
+    b = sim3.battles[sim3.battles["model_a"] == "model_1"]
+    raw = 100 * b["level"].map({"A": 1.0, "tie": 0.5, "B": 0.0}).mean()
+    assert t.loc["model_1", "convention_score"] == pytest.approx(raw)
+    truth = (
+        100 * level_probabilities(np.array([sim3.truth_strengths["model_1"]]), sim3.thresholds)[0]
+    )
+    truth = truth @ np.array([0.0, 0.5, 1.0])
+    assert t.loc["model_1", "ordinal_conf_low"] < truth < t.loc["model_1", "ordinal_conf_high"]
+
+
+def test_mt_bench_three_levels_with_position_and_length(judges_dir):
+    import warnings
+
+    from debias.io.judges import read_judgments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mt = read_judgments(judges_dir / "mt_bench_position").select(judge="gpt-4-0613")
+    rep = graded_verdicts(mt, features=("length",), position=True)
+    assert rep.anchor == "vicuna-13b-v1.3" and len(rep.table) == 31
+    co = rep.coefficients.set_index("term")
+    assert {"position", "style[length]", "0|1", "1|2"} <= set(co.index)
+    assert co.loc["0|1", "estimate"] == pytest.approx(-co.loc["1|2", "estimate"])
+    # the convention with three levels: wins + ties / 2 over both orders, by hand
+    b = mt.battles()
+    m = "gpt-4"
+    mine = np.where(b["model_a"] == m, b["outcome"], 1 - b["outcome"])[
+        ((b["model_a"] == m) | (b["model_b"] == m)).to_numpy() & b["outcome"].notna().to_numpy()
+    ]
+    assert rep.table.set_index("model").loc[m, "convention_score"] == pytest.approx(
+        100 * mine.mean()
+    )

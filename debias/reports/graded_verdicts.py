@@ -1,6 +1,7 @@
-"""Graded pairwise verdicts (Arena-Hard's five levels) modelled with the cumulative logit.
+"""Graded pairwise verdicts (Arena-Hard's five levels, three with ties) as a cumulative logit.
 
-A judge that says ``A>>B, A>B, A=B, B>A, B>>A`` gives ordered levels. They are modelled as
+A judge that says ``A>>B, A>B, A=B, B>A, B>>A`` (or ``[[A]], [[C]], [[B]]``: a win, a tie, a
+loss) gives ordered levels. They are modelled as
 Agresti's (1992) cumulative logit for ordinal paired comparisons::
 
     P(level <= k | A, B) = logistic(theta_k - (s_A - s_B + style_slope . style + position))
@@ -140,6 +141,47 @@ def arena_hard_levels(judgments) -> pd.DataFrame:
     return out[ok].reset_index(drop=True)
 
 
+def levels_frame(judgments, features: Sequence[str] = ()) -> pd.DataFrame:
+    """The battles of :class:`~debias.judgments.Judgments` on ordered levels, one row per call.
+
+    For a ``levels`` scale (Arena-Hard's five: :meth:`Scale.arena_hard`) or a three-level
+    ``win_tie_loss`` one (MT-Bench's ``[[A]]``, ``[[C]]``, ``[[B]]``).
+
+    Parameters
+    ----------
+    judgments : Judgments
+    features : sequence of str
+        Per-answer features to add as ``<f>_a, <f>_b``
+        (:func:`debias.battles.style.add_answer_features`: ``length``, ``tokens``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``judge, prompt, turn, model_a, model_b, level`` (the scale's label), ``weight`` (the
+        user's, not the level's), ``shown_first`` and the feature columns; calls without a
+        verdict left out.
+    """
+    from debias.battles.style import add_answer_features
+
+    scale = judgments.scale
+    if scale.kind not in ("levels", "win_tie_loss"):
+        raise ParameterError(
+            f"{judgments.source}: graded verdicts need ordered levels (Scale.levels, "
+            f"Scale.arena_hard, Scale.win_tie_loss); the scale is {scale.describe()}."
+        )
+    rows = judgments.rows[judgments.is_pairwise].reset_index(drop=True)
+    battles = judgments.battles()
+    if features:
+        battles = add_answer_features(battles, judgments, list(features))
+    code = rows["verdict"].to_numpy()
+    ok = np.isfinite(code)
+    level = np.full(len(code), None, dtype=object)
+    level[ok] = np.asarray(scale.labels, dtype=object)[code[ok].astype(int)]
+    out = battles.drop(columns=["outcome", "pair", "answer_a", "answer_b"], errors="ignore")
+    out = out.assign(level=level, weight=rows["weight"].to_numpy())
+    return out[ok].reset_index(drop=True)
+
+
 def _style(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
     cols = []
     for f in features:
@@ -164,9 +206,9 @@ def _style(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- report
 def graded_verdicts(
-    battles: pd.DataFrame,
+    battles,
     *,
-    labels: Sequence[str] = ARENA_HARD[0],
+    labels: Sequence[str] | None = None,
     outcomes: Sequence[float] | None = None,
     weights: Sequence[float] | None = None,
     anchor: str | None = None,
@@ -178,15 +220,18 @@ def graded_verdicts(
 
     Parameters
     ----------
-    battles : pandas.DataFrame
-        ``prompt, model_a, model_b, level`` (a label), optional ``weight``, ``shown_first``
-        (``a``/``b``/``unknown``) and ``<feature>_a, <feature>_b`` columns
-        (:func:`arena_hard_levels` builds it from Arena-Hard's battles).
-    labels : sequence of str
-        The levels, A best first (Arena-Hard's five by default).
+    battles : pandas.DataFrame or Judgments
+        A frame ``prompt, model_a, model_b, level`` (a label), optional ``weight``,
+        ``shown_first`` (``a``/``b``/``unknown``) and ``<feature>_a, <feature>_b`` columns
+        (:func:`arena_hard_levels` builds it from Arena-Hard's battles file); or
+        :class:`~debias.judgments.Judgments` on a ``levels`` or ``win_tie_loss`` scale
+        (:func:`levels_frame`; the features are then computed from the answers).
+    labels : sequence of str, optional
+        The levels, A best first: the judgments' scale, else Arena-Hard's five.
     outcomes, weights : sequence of float, optional
-        Outcome for A and convention weight of each level (Arena-Hard's 1, 1, 1/2, 0, 0 and
-        3, 1, 1, 1, 3 for its labels; evenly spaced outcomes and weight 1 otherwise).
+        Outcome for A and convention weight of each level: the judgments' scale; for a frame
+        Arena-Hard's 1, 1, 1/2, 0, 0 and 3, 1, 1, 1, 3 for its labels, evenly spaced outcomes
+        and weight 1 otherwise.
     anchor : str, optional
         The model scores are against; by default the model in every battle.
     features : sequence of str
@@ -201,7 +246,23 @@ def graded_verdicts(
     -------
     GradedVerdicts
     """
-    labels = tuple(str(v) for v in labels)
+    from debias.judgments import Judgments
+
+    if isinstance(battles, Judgments):
+        scale = battles.scale
+        battles = levels_frame(battles, features)
+        if labels is None:
+            labels, outcomes, weights = (
+                scale.labels,
+                outcomes or scale.outcomes,
+                weights or scale.weights,
+            )
+    elif not isinstance(battles, pd.DataFrame):
+        raise ParameterError(
+            f"graded_verdicts: expected a DataFrame of battles or Judgments; got "
+            f"{type(battles).__name__}."
+        )
+    labels = tuple(str(v) for v in (ARENA_HARD[0] if labels is None else labels))
     K = len(labels)
     default = ARENA_HARD if labels == ARENA_HARD[0] else (labels, np.linspace(1, 0, K), [1] * K)
     out_v = np.asarray(default[1] if outcomes is None else outcomes, float)
