@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy import sparse
+from scipy.special import expit
 
 from debias.errors import FitWarning, InputError
 from debias.inference.cluster import cluster_factor
@@ -68,15 +69,9 @@ def sandwich(fit) -> np.ndarray:
     """
     design = fit.design
     hessian = np.asarray(fit.hessian(), dtype=float)
-    try:
-        scores = fit.row_scores(sparse=True)  # 2 + k non-zeros per row: millions of battles
-    except TypeError:
-        scores = fit.row_scores()
-    if not sparse.issparse(scores):
-        scores = np.asarray(scores, dtype=float)
-        scores = scores[:, None] if scores.ndim == 1 else scores
-    per_cluster = _sum_rows_by(scores, np.asarray(design.cluster), int(design.n_clusters))
-    meat = per_cluster.T @ per_cluster
+    meat = meat_from_estimates(fit)
+    if meat is None:
+        meat = meat_from_row_scores(fit)
     bread = _inverse(hessian)
     cov_free = cluster_factor(int(design.n_clusters)) * (bread @ meat @ bread)
     cov_free = (cov_free + cov_free.T) / 2
@@ -88,12 +83,62 @@ def sandwich(fit) -> np.ndarray:
     return cov
 
 
-def _sum_rows_by(values, codes: np.ndarray, n: int) -> np.ndarray:
-    """Per-code sums of the rows of ``values`` (dense or scipy.sparse): dense n_codes x p."""
-    rows = len(codes)
-    onehot = sparse.csr_matrix((np.ones(rows), (codes, np.arange(rows))), shape=(n, rows))
-    summed = onehot @ values
-    return summed.toarray() if sparse.issparse(summed) else np.asarray(summed)
+def meat_from_row_scores(fit) -> np.ndarray:
+    """``Σ_c s_c s_cᵀ`` (free parameters) from ``fit.row_scores()``: any fit of the contract
+    (Davidson's ties, per-model slopes)."""
+    design = fit.design
+    try:
+        scores = fit.row_scores(sparse=True)  # 2 + k non-zeros per row: millions of battles
+    except TypeError:
+        scores = fit.row_scores()
+    scores = sparse.coo_matrix(scores)
+    per_cluster = sparse.csr_matrix(  # duplicates (rows of one prompt) are summed
+        (scores.data, (np.asarray(design.cluster)[scores.row], scores.col)),
+        shape=(int(design.n_clusters), scores.shape[1]),
+    )
+    return np.asarray((per_cluster.T @ per_cluster).todense())
+
+
+def meat_from_estimates(fit) -> np.ndarray | None:
+    """``Σ_c s_c s_cᵀ`` (free parameters) from the estimates themselves, without per-row
+    scores: for ties as ½ and shared slopes (else None).
+
+    The row's score in ``(strengths, coefficients)`` is ``r (e_a − e_b, x)`` with the
+    residual ``r = w (y − σ(η))``; per prompt, the strengths' part is a sparse sum over
+    the prompt's battles and the coefficients' part a :func:`numpy.bincount`; the free
+    parameters' scores are ``Jᵀ`` those (``J = fit.full_from_free``; ``η`` does not see
+    the identification).
+    """
+    design = fit.design
+    k = design.x.shape[1]
+    if getattr(fit, "ties", "half") != "half" or len(fit.coefficients) != k:
+        return None
+    strengths = np.nan_to_num(np.asarray(fit.strengths, dtype=float))  # rows of models
+    eta = strengths[design.a] - strengths[design.b]  # without a strength are not fitted
+    if k:
+        eta = eta + design.x @ np.asarray(fit.coefficients, dtype=float)
+    r = design.weight * (design.outcome - expit(eta))
+    n_clusters, m = int(design.n_clusters), len(strengths)
+    cluster = np.asarray(design.cluster)
+    per_model = sparse.csr_matrix(
+        (
+            np.concatenate([r, -r]),
+            (np.concatenate([cluster, cluster]), np.concatenate([design.a, design.b])),
+        ),
+        shape=(n_clusters, m),
+    )
+    per_coef = np.column_stack(
+        [np.bincount(cluster, weights=r * design.x[:, f], minlength=n_clusters) for f in range(k)]
+    ).reshape(n_clusters, k)
+    full = np.empty((m + k, m + k))
+    full[:m, :m] = (per_model.T @ per_model).toarray()
+    full[:m, m:] = per_model.T @ per_coef
+    full[m:, :m] = full[:m, m:].T
+    full[m:, m:] = per_coef.T @ per_coef
+    jac = np.nan_to_num(np.asarray(fit.full_from_free, dtype=float))
+    if jac.shape[1] != np.asarray(fit.params).shape[0]:
+        return None
+    return jac.T @ full @ jac
 
 
 def _inverse(hessian: np.ndarray) -> np.ndarray:
