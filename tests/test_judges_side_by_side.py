@@ -172,3 +172,33 @@ def test_audit_judges_keeps_only_shared_battles():
     assert report.info["n_prompts"] == 40
     with pytest.raises(ParameterError, match="not in the data"):
         audit_judges(b, judges=["nobody"], features=["length"])
+
+
+def test_cli_audit_judges_on_mt_bench(judges_dir, tmp_path, capsys):
+    """`debias audit PATH --judges all`: both PBA judges side by side, the pair-rule consistency
+    in audit.json (81.54 / 69.51) and one line per effect on stdout."""
+    import json
+
+    from debias.cli import main
+
+    out = tmp_path / "audit"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main(
+            [
+                "audit",
+                str(judges_dir / "mt_bench_position"),
+                "--judges",
+                "all",
+                "--out",
+                str(out),
+                "--mediators",
+                "length",
+                "--quiet",
+            ]
+        )
+    data = json.loads((out / "audit.json").read_text())
+    pos = {j: round(b["position"]["consistency"], 2) for j, b in data["judges"].items()}
+    assert pos == {"gpt-4-0613": 81.54, "gpt-3.5-turbo-1106": 69.51}
+    printed = capsys.readouterr().out
+    assert "gpt-4-0613: consistency 81.54%" in printed and "31 models" in printed

@@ -49,6 +49,8 @@ FLAGS = {
     "anchor": "--anchor",
     "coef_out": "--coef-out",
     "features": "--features",
+    "judges": "--judges",
+    "families": "--families",
 }
 # a keyword starts a word (after a space, an opening bracket, a comma or a backquote), so that
 # "m:difficulty=38.8" or "x.models=" in data are left alone

@@ -180,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--level", type=confidence_level, default=0.95, help="confidence level (default 0.95)"
     )
+    p.add_argument(
+        "--judges",
+        type=name_list,
+        help="audit several judges side by side on their shared prompts ('all' or "
+        "comma-separated names): length, markdown, position and self-preference per judge",
+    )
+    p.add_argument(
+        "--families",
+        type=name_list,
+        help="with --judges: comma-separated MODEL=FAMILY for self-preference (default rules: "
+        "gpt/o1 -> openai, claude -> anthropic, gemini/palm -> google, llama -> meta, ...)",
+    )
     add_battle_options(p)
     p.set_defaults(func=judge.cmd_audit)
 

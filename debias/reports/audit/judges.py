@@ -119,6 +119,8 @@ class JudgesAudit:
         judges: dict = {}
         pos = self.position.set_index("judge") if len(self.position) else None
         for r in self.effects.to_dict("records"):
+            if "−" in r["judge"]:  # an identified difference: under "differences"
+                continue
             block = {k: r[k] for k in NUMBERS}
             block["unit"] = UNITS.get(r["term"], "log-odds per unit of (a − b)/(a + b + 1)")
             if r["note"]:

@@ -35,7 +35,13 @@ from debias.reports.audit.stats import (
     pooled_effect,
     pooled_slope,
 )
-from debias.reports.audit.wording import check_sentences, flag_sentences, mediator_sentence
+from debias.reports.audit.wording import (
+    POSITION_NOT_RECORDED,
+    check_sentences,
+    flag_sentences,
+    mediator_sentence,
+    models_sentence,
+)
 from debias.reports.degenerate import flag_models
 
 __all__ = ["audit", "run_audit"]
@@ -168,8 +174,10 @@ def audit(
         summary = pd.DataFrame(rows)
         excluded = sorted({x for s in slopes.values() for x in s["excluded"]})
         checks = model_checks(fit, per_model, summary, level, influence, excluded)
+        effect_models = slopes[mediators[0]]["models"]
         verdict = " ".join(
             [mediator_sentence(r, level) for r in rows]
+            + [models_sentence(effect_models, comparisons.require_fixed_baseline())]
             + check_sentences(checks, level)
             + flag_sentences(per_model)
         )
@@ -232,6 +240,8 @@ def audit(
             "main_estimand": main,
             "checks": checks,
             "flags": dict(zip(flagged["model"], flagged["flags"], strict=True)),
+            "effect_models": list(effect_models),
+            "position": POSITION_NOT_RECORDED,
         }
         messages = list(dict.fromkeys(str(w.message) for w in caught))
         report = AuditReport(summary, per_model, verdict, fit, info, messages)

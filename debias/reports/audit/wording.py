@@ -19,7 +19,26 @@ import pandas as pd
 from debias.mediators import get_mediator
 from debias.reports.audit.fitting import RATIO_MEDIATORS
 
-__all__ = ["check_sentences", "flag_sentences", "format_p", "format_range", "mediator_sentence"]
+__all__ = [
+    "POSITION_NOT_RECORDED",
+    "check_sentences",
+    "flag_sentences",
+    "format_p",
+    "format_range",
+    "mediator_sentence",
+    "models_sentence",
+]
+
+#: The one-judge audit's position block: its judgments carry no order shown.
+POSITION_NOT_RECORDED = {
+    "status": "not estimated",
+    "reason": (
+        "the order shown is not recorded in these judgments; AlpacaEval shows the same order "
+        "for every model on an instruction, a fixed function of the instruction that cannot "
+        "be separated from its difficulty. Judgments with both orders: "
+        "debias.reports.audit.judges.audit_judges (debias audit --judges)."
+    ),
+}
 
 
 def format_p(p: float) -> str:
@@ -102,6 +121,22 @@ def mediator_sentence(row: Mapping, level: float) -> str:
         direction = "more" if row["estimate"] > 0 else "fewer"
         return f"The judge prefers answers with {direction} {unit} ({slope}); {removal}."
     return f"No evidence that the judge reacts to {unit} ({slope}); {removal}."
+
+
+def models_sentence(models, baseline: str, shown: int = 8) -> str:
+    """Which models the pooled effects average over (another set gives another average).
+
+    Examples
+    --------
+    >>> models_sentence(["a", "b"], "base")
+    "These effects average over the 2 models audited against 'base' (a, b); another set of models gives another average."
+    """
+    names = list(models)
+    listed = ", ".join(names[:shown]) + (f", … ({len(names)} in all)" if len(names) > shown else "")
+    return (
+        f"These effects average over the {len(names)} model{'s' if len(names) != 1 else ''} "
+        f"audited against {baseline!r} ({listed}); another set of models gives another average."
+    )
 
 
 def check_sentences(checks: Mapping, level: float) -> list[str]:
