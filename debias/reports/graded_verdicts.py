@@ -182,26 +182,14 @@ def levels_frame(judgments, features: Sequence[str] = ()) -> pd.DataFrame:
     return out[ok].reset_index(drop=True)
 
 
-def _style(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
-    cols = []
-    for f in features:
-        a, b = f"{f}_a", f"{f}_b"
-        if a not in frame or b not in frame:
-            raise InputError(
-                f"graded_verdicts: feature {f!r} needs columns {a!r} and {b!r}; columns "
-                f"present: {list(frame.columns)}."
-            )
-        va = pd.to_numeric(frame[a], errors="coerce").to_numpy(float)
-        vb = pd.to_numeric(frame[b], errors="coerce").to_numpy(float)
-        bad = ~(np.isfinite(va) & np.isfinite(vb)) | (va < 0) | (vb < 0)
-        if bad.any():
-            raise InputError(
-                f"graded_verdicts: {a}/{b} missing or negative in row(s) "
-                f"{np.flatnonzero(bad)[:5].tolist()}."
-            )
-        total = va + vb
-        cols.append(np.divide(va - vb, total, out=np.zeros_like(total), where=total > 0))
-    return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
+def _style(frame: pd.DataFrame, features: Sequence[str], transform: str) -> np.ndarray:
+    """Style covariates, signed A minus B, unscaled (:func:`debias.battles.style.style_covariates`)."""
+    from debias.battles.style import style_covariates
+
+    if not features:
+        return np.zeros((len(frame), 0))
+    cov = style_covariates(frame, list(features), transform=transform, scale=False)
+    return cov[list(features)].to_numpy(dtype=float)
 
 
 # ----------------------------------------------------------------------------- report
@@ -214,6 +202,7 @@ def graded_verdicts(
     anchor: str | None = None,
     features: Sequence[str] = (),
     position: bool = False,
+    transform: str = "diff_over_sum",
     level: float = 0.95,
 ) -> GradedVerdicts:
     """Model-based scores from graded verdicts beside the strong-verdicts-count-3 convention.
@@ -235,8 +224,10 @@ def graded_verdicts(
     anchor : str, optional
         The model scores are against; by default the model in every battle.
     features : sequence of str
-        Style features (``length``, ``tokens``, ...) whose ``(a - b) / (a + b)`` enter the
-        controlled fit; the controlled score sets them to 0.
+        Style features (``length``, ``tokens``, ...) entering the controlled fit as
+        ``transform`` of ``<f>_a`` and ``<f>_b``; the controlled score sets them to 0.
+    transform : {"diff_over_sum", "diff_over_sum_plus1", "difference"}
+        :func:`debias.battles.style.style_covariates`'s transforms, unscaled (0 = equal style).
     position : bool
         Add a position term (+1 when A was shown first, -1 when second, 0 unknown); scores
         are at position 0 (balanced).
@@ -323,7 +314,7 @@ def graded_verdicts(
         )
         extra.append(shown.map({"a": 1.0, "b": -1.0}).fillna(0.0).to_numpy())
         extra_names.append("position")
-    style = _style(frame, features)
+    style = _style(frame, features, transform)
     prompts = frame["prompt"].astype(str).to_numpy()
     names = [f"strength[{m}]" for m in others]
     base_X = np.column_stack([D, *extra]) if extra else D
@@ -372,8 +363,8 @@ def graded_verdicts(
                                                   "difference_conf_low", "difference_conf_high")]  # fmt: skip
     table[pct] = table[pct].clip(0, 100)
     style_text = (
-        f"; controlled_score from the fit with style terms {list(features)} as (a - b) / (a + b), "
-        "at style difference 0"
+        f"; controlled_score from the fit with style terms {list(features)} ({transform} of A's "
+        "and B's, unscaled), at style difference 0"
         if features
         else ""
     )
