@@ -104,7 +104,8 @@ def test_sandwich_under_sum_to_zero_is_the_reference_one_mapped():
 
 @pytest.mark.parametrize("identify", ["sum_to_zero", "b"])
 @pytest.mark.parametrize("l2", [0.0, 3.0])
-def test_meat_from_estimates_equals_the_row_scores_one(identify, l2):
+@pytest.mark.parametrize("covariates", [("x",), ()])
+def test_meat_from_estimates_equals_the_row_scores_one(identify, l2, covariates):
     """The fast meat (residuals, no per-row scores) is the contract's row-score meat."""
     battles = paired_battles(n_prompts=200, seed=9)
     battles.loc[battles.index[:40], "outcome"] = 0.5  # ties
@@ -121,7 +122,7 @@ def test_meat_from_estimates_equals_the_row_scores_one(identify, l2):
     battles = pd.concat([battles, separated], ignore_index=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = fit_newton(battle_design(battles, covariates=("x",)), identify=identify, l2=l2)
+        fit = fit_newton(battle_design(battles, covariates=covariates), identify=identify, l2=l2)
     fast, slow = meat_from_estimates(fit), meat_from_row_scores(fit)
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
     cov = sandwich(fit)

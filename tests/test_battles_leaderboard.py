@@ -69,6 +69,16 @@ def test_one_baseline_score_is_the_weighted_win_rate():
     assert scores["base"] == 50.0
 
 
+def test_davidson_score_against_one_baseline_is_the_weighted_win_rate():
+    """Davidson's score equations make P(win) + P(tie)/2 equal the observed rate too."""
+    battles = baseline_battles(seed=11)
+    table, report = battle_leaderboard(battles, features=(), ties="davidson")
+    assert report.nu > 0 and "Davidson" in report.to_text()
+    scores = table.set_index("model")["score"]
+    for model in ("m1", "m2", "m3"):
+        assert scores[model] == pytest.approx(weighted_win_rate(battles, model, "base"), abs=1e-8)
+
+
 def test_arena_hard_published_scores_are_a_bradley_terry_test(judges_dir):
     """Arena-Hard v0.1's battles file (strong verdicts as 3 rows): 37.90 and 23.34."""
     raw = pd.read_json(judges_dir / "arena_hard_v0.1" / "arena_hard_battles.jsonl", lines=True)
@@ -208,6 +218,18 @@ def test_penalised_fit_has_no_wald_interval_and_says_why():
     assert others["controlled_score_ci_low"].isna().all() and others["score_ci_low"].isna().all()
     assert others["note"].str.contains("penalised fit").all()
     assert report.coefficients["std_error"].isna().all()
+
+
+def test_lasso_and_per_model_slopes():
+    sim = simulate_arena(n_models=3, n_battles=1_500, seed=9)
+    table, report = battle_leaderboard(sim.battles, features=("tokens",), penalty="l1", alpha=2.0)
+    assert report.penalized and table["controlled_score_ci_low"].isna().all()
+    table, report = battle_leaderboard(sim.battles, features=("tokens",), per_model_slopes=True)
+    assert report.coefficients["term"].tolist() == [f"tokens[model_{i}]" for i in range(3)]
+    others = table[table["model"] != report.anchor]
+    assert (others["controlled_score_ci_high"] > others["controlled_score_ci_low"]).all()
+    with pytest.raises(ParameterError, match="penalty='l1' is solved by cvxpy"):
+        battle_leaderboard(sim.battles, features=("tokens",), penalty="l1", ties="davidson")
 
 
 def test_separated_model_is_missing_with_its_reason():

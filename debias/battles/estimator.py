@@ -40,7 +40,7 @@ BRADLEY_TERRY_CONSTRAINTS: dict[str, list] = {
     "center": [BOOL],
     "ties": [Options(("half", "davidson"))],
     "identify": [InstanceOf((str,), "'sum_to_zero' or a model name")],
-    "penalty": [Options((None, "l2"))],
+    "penalty": [Options((None, "l2", "l1"))],
     "alpha": [NONNEGATIVE],
     "per_model_slopes": [BOOL],
     "level": [Interval(float, 0, 1, "neither")],
@@ -78,10 +78,10 @@ class BradleyTerry(BaseEstimator):
     identify : str, default "sum_to_zero"
         Strengths summing to zero, or a model name whose strength is 0 (the scores,
         ratings and win rates do not depend on it; ``strength`` and ``strength_se`` do).
-    penalty : {None, "l2"}, default None
-        A ridge penalty of strength ``alpha`` on the centred strengths and the style
-        coefficients (sum loss). Penalised fits have no Wald intervals: use
-        ``cov_type="bootstrap"``.
+    penalty : {None, "l2", "l1"}, default None
+        A ridge (exact Newton) or lasso (cvxpy: ties as ½, shared slopes) penalty of
+        strength ``alpha`` on the centred strengths and the style coefficients, added to
+        the summed loss. Penalised fits have no Wald intervals: use ``cov_type="bootstrap"``.
     alpha : float, default 0.0
     per_model_slopes : bool, default False
         One style slope per (feature, model) instead of one shared per feature.
@@ -222,8 +222,15 @@ class BradleyTerry(BaseEstimator):
             )
         if self.penalty is None and self.alpha:
             raise ParameterError("alpha= is the strength of penalty=; pass penalty='l2' too.")
+        if self.penalty == "l1" and (self.ties != "half" or self.per_model_slopes):
+            raise ParameterError(
+                "penalty='l1' is solved by cvxpy with ties='half' and shared slopes "
+                "(per_model_slopes=False)."
+            )
 
     def _fit_options(self) -> dict:
+        if self.penalty == "l1":
+            return {"identify": self.identify, "l1": float(self.alpha)}
         return {
             "ties": self.ties,
             "identify": self.identify,
@@ -273,6 +280,10 @@ class Refit:
         self.with_plain = with_plain
 
     def fit(self, design):
+        if "l1" in self.options:
+            from debias.battles.convex import fit_convex
+
+            return fit_convex(design, **self.options)
         from debias.battles.newton import fit_newton
 
         return fit_newton(design, **self.options)
@@ -283,12 +294,13 @@ class Refit:
         design = battle_design(frame, covariates=self.covariates, models=self.models)
         try:
             fit = self.fit(design)
+            plain = self.fit(_without_covariates(design)) if self.with_plain else None
         except InputError:  # e.g. the reference model has no battle in this replicate
             width = len(self.models) * (1 + self.with_plain) + _n_coef(self, design)
             return np.full(width, np.nan)
         out = [fit.strengths, fit.coefficients]
-        if self.with_plain:
-            out.append(self.fit(_without_covariates(design)).strengths)
+        if plain is not None:
+            out.append(plain.strengths)
         return np.concatenate(out)
 
 

@@ -127,9 +127,9 @@ def meat_from_estimates(fit) -> np.ndarray | None:
         ),
         shape=(n_clusters, m),
     )
-    per_coef = np.column_stack(
-        [np.bincount(cluster, weights=r * design.x[:, f], minlength=n_clusters) for f in range(k)]
-    ).reshape(n_clusters, k)
+    per_coef = np.zeros((n_clusters, k))
+    for f in range(k):
+        per_coef[:, f] = np.bincount(cluster, weights=r * design.x[:, f], minlength=n_clusters)
     full = np.empty((m + k, m + k))
     full[:m, :m] = (per_model.T @ per_model).toarray()
     full[:m, m:] = per_model.T @ per_coef
