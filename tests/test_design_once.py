@@ -98,3 +98,35 @@ def test_grouped_rows_give_each_model_views_not_copies(sim):
     for name in ("X", "y", "w", "instructions"):
         x, z = getattr(a, name), getattr(b, name)
         assert x.base is not None and x.base is z.base, name  # slices of one array
+
+
+def test_a_default_fit_and_the_leaderboard_import_no_sklearn():
+    """scikit-learn (0.5-2 s to import) is only for solver='alpaca_eval'; the estimator keeps
+    its parameter protocol (get_params/set_params, sklearn's clone) without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings; warnings.simplefilter('ignore')\n"
+        "import debias.reports.leaderboard\n"
+        "from debias.model.glm import PreferenceGLM\n"
+        "from debias.simulate import simulate\n"
+        "sim = simulate(n_models=2, n_instructions=60, seed=0)\n"
+        "PreferenceGLM(preset='length_controlled_minimal', difficulty='none').fit(sim.comparisons)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')[:3])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_parameters_without_sklearn_still_clone():
+    from sklearn.base import clone
+
+    from debias.errors import ParameterError
+
+    glm = PreferenceGLM(FORMULA, difficulty="none", lam=0.3)
+    twin = clone(glm)
+    assert twin is not glm and twin.get_params() == glm.get_params()
+    assert glm.set_params(solver="cvxpy").solver == "cvxpy"
+    with pytest.raises(ParameterError, match="Invalid parameter 'nope'"):
+        glm.set_params(nope=1)

@@ -127,6 +127,7 @@ def cmd_breakdown(args) -> dict:
 
     import debias.counterfactual
     import debias.io
+    import debias.model.formula as formula
     import debias.model.glm as glm
 
     lb = importlib.import_module(
@@ -171,12 +172,13 @@ def cmd_breakdown(args) -> dict:
     glm._mediators.compute_mediators = clock.wrap("fit.mediators", glm._mediators.compute_mediators)
     glm.PreferenceGLM._difficulty = clock.wrap("fit.difficulty", glm.PreferenceGLM._difficulty)
     glm.model_frame = clock.wrap("fit.design", glm.model_frame)
-    glm.Design.matrix = clock.wrap(
-        lambda c: "fit.design" if c.inside("fit") else "lc_sandwich.design", glm.Design.matrix
+    formula.Design.matrix = clock.wrap(
+        lambda c: "fit.design" if c.inside("fit") else "lc_sandwich.design", formula.Design.matrix
     )
-    glm.Design = clock.wrap("fit.design", glm.Design)
+    glm.stacked_design = clock.wrap("fit.design", glm.stacked_design)  # the one patsy pass
     glm.PreferenceGLM._stage2 = clock.wrap("fit.solver", glm.PreferenceGLM._stage2)
     lb.avg_predictions = clock.wrap("lc_sandwich", debias.counterfactual.avg_predictions)
+    lb.flag_models = clock.wrap("degenerate", lb.flag_models)
 
     runs = []
     with warnings.catch_warnings():
@@ -203,7 +205,7 @@ def cmd_breakdown(args) -> dict:
 
 # --------------------------------------------------------------------------- stage 1
 def cmd_stage1(args) -> dict:
-    import debias.model.glm as glm
+    import debias.model.stage1 as glm  # where the estimator calls fit_joint
     from debias.io import read_alpaca_eval, read_difficulty
     from debias.model.glm import PreferenceGLM
 

@@ -15,11 +15,11 @@ reference's exact procedure for reproducing published figures.
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from debias import mediators as _mediators
 from debias.data import Comparisons
@@ -35,7 +35,50 @@ from debias.model.stage2 import Stage2Mixin
 SOLVERS = ("newton", "cvxpy", "alpaca_eval")
 
 
-class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, BaseEstimator):
+class EstimatorParams:
+    """scikit-learn's parameter protocol (``get_params``/``set_params``, so ``sklearn.base.clone``
+    works) without importing scikit-learn, which takes 0.5-2 s to import and is needed only
+    by ``solver="alpaca_eval"``.
+
+    Examples
+    --------
+    >>> glm = PreferenceGLM(preset="length_controlled_minimal").set_params(solver="cvxpy")
+    >>> glm.get_params()["solver"]
+    'cvxpy'
+    """
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep: bool = True) -> dict:
+        out = {}
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            out[name] = value
+        return out
+
+    def set_params(self, **params):
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ParameterError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}; valid: {valid}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __getstate__(self) -> dict:
+        return self.__dict__.copy()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, EstimatorParams):
     """Length- (and style-) controlled preference model of one judge against one baseline.
 
     Parameters
@@ -198,6 +241,8 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, BaseEstim
                 "solver='alpaca_eval' is the reference's exact procedure: it takes no penalty, "
                 "bounds or regularize_mode."
             )
+        if self.solver != "alpaca_eval" and self.compat_folds == "sklearn-1.4":
+            return  # the default, unused: no need to import the reference's solver (sklearn)
         from debias.model.solvers.alpaca_eval import FOLD_ASSIGNMENTS
 
         check_param(

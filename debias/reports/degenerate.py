@@ -92,7 +92,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "system role line": ("system",),
 }
 _MARKERS = [(label, _KEYS[label], re.compile(rx, re.MULTILINE)) for label, rx in INJECTION_MARKERS]
-_ANY_KEY = "|".join(re.escape(k) for k in sorted({k for keys in _KEYS.values() for k in keys}))
+_KEY_PATTERN = {label: "|".join(re.escape(k) for k in keys) for label, keys in _KEYS.items()}
+_ANY_KEY = "|".join(_KEY_PATTERN.values())
 
 #: Flag when at least this share of a model's answers equal its most common answer
 #: (honest AlpacaEval models: at most 2.7%).
@@ -142,17 +143,31 @@ def _markers_of(low: str) -> list[str]:
 
 
 def _markers_per_text(low: list[str]) -> list[list[str]]:
-    """:func:`injection_markers` of each lower-cased text (same labels): one pass of RE2
-    (pyarrow) finds the texts holding any marker's key; only those are checked further."""
+    """:func:`injection_markers` of each lower-cased text (same labels): RE2 passes (pyarrow)
+    find the texts holding any marker's key, then each marker's keys among those; the
+    marker's regex runs only on the texts holding one of its keys."""
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
-
-        has_key = pc.match_substring_regex(pa.array(low, type=pa.large_string()), _ANY_KEY)
-        candidate = has_key.to_numpy(zero_copy_only=False)
-    except (ImportError, ValueError, TypeError, UnicodeError, pa.ArrowException):
-        candidate = np.ones(len(low), dtype=bool)  # e.g. a lone surrogate: check every text
-    return [_markers_of(t) if c else [] for t, c in zip(low, candidate, strict=True)]
+    except ImportError:  # pragma: no cover - pandas' string columns bring pyarrow
+        return [_markers_of(t) for t in low]
+    try:
+        texts = pa.array(low, type=pa.large_string())
+        rows = np.flatnonzero(pc.match_substring_regex(texts, _ANY_KEY).to_numpy(False))
+        some = texts.take(pa.array(rows))
+        keyed = [
+            rows[pc.match_substring_regex(some, _KEY_PATTERN[label]).to_numpy(False)]
+            for label, _, _ in _MARKERS
+        ]
+    except (ValueError, TypeError, UnicodeError, pa.ArrowException):
+        # e.g. a lone surrogate (not UTF-8): the plain per-text check
+        return [_markers_of(t) for t in low]
+    found: list[list[str]] = [[] for _ in low]
+    for (label, _, rx), where in zip(_MARKERS, keyed, strict=True):
+        for t in where:
+            if rx.search(low[t]):
+                found[t].append(label)
+    return found
 
 
 def _shingles(normalised: str) -> set[str]:
@@ -167,16 +182,18 @@ _NONE = np.iinfo(np.int64).max  # fills a row of shingle codes past its last dis
 
 def _distinct_shingle_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
     """Each text's distinct 5-grams (of its first :data:`_MAX_CHARS` characters) as exact
-    integers: row r holds text r's codes sorted, then :data:`_NONE`; and their counts.
+    integers: row r holds text r's codes, a repeated code replaced by :data:`_NONE`; and
+    the number of distinct codes per text.
 
     A 5-gram is coded in base A + 1 over the rank of its characters among the A distinct
     characters of ``texts`` (A + 1 marks the end of a text shorter than 5, whose one
     5-gram is the whole text, as in :func:`_shingles`). None when A is too large for five
     characters to fit in 63 bits (A > 6,200; then the caller uses Python sets).
     """
-    width, k = _MAX_CHARS, _SHINGLE
-    codes = [np.frombuffer(t[:width].encode("utf-32-le"), dtype=np.uint32) for t in texts]
+    k = _SHINGLE
+    codes = [np.frombuffer(t[:_MAX_CHARS].encode("utf-32-le"), dtype=np.uint32) for t in texts]
     lens = np.fromiter((len(c) for c in codes), dtype=np.int64, count=len(codes))
+    width = max(int(lens.max(initial=0)) - k + 1, 1)  # 5-grams in the longest text
     flat = np.concatenate(codes) if len(codes) else np.zeros(0, np.uint32)
     present = np.zeros(int(flat.max(initial=0)) + 1, dtype=bool)
     present[flat] = True
@@ -200,8 +217,7 @@ def _distinct_shingle_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray] |
     key.sort(axis=1)
     repeat = np.zeros(key.shape, dtype=bool)
     repeat[:, 1:] = (key[:, 1:] == key[:, :-1]) & (key[:, 1:] != _NONE)
-    key[repeat] = _NONE
-    key.sort(axis=1)
+    key[repeat] = _NONE  # rows stay unsorted: the pairs are sorted again
     return key, n_grams - repeat.sum(axis=1)
 
 
