@@ -163,3 +163,27 @@ def test_bad_input_is_one_clear_error():
         consistency(b)
     with pytest.raises(ParameterError, match="rule"):
         consistency(b, rule="mean")
+
+
+def test_position_covariate_in_the_battle_fit_matches_the_joint_fit():
+    """A1's any-pair Newton fit with the position column (a second solver and sandwich)
+    gives the coefficient and SE of debias.reports.judges.fit_judges for one judge."""
+    from debias.battles.design import battle_design
+    from debias.battles.inference import sandwich
+    from debias.battles.newton import fit_newton
+    from debias.reports.judges import feature_covariate, fit_judges
+    from debias.reports.position import add_position
+    from debias.simulate.position import simulate_judges
+
+    sim = simulate_judges(n_models=4, n_prompts=100, judges=("gpt-judge",), seed=2)
+    b = add_position(sim.battles).assign(length=feature_covariate(sim.battles, "length"))
+    bt = fit_newton(battle_design(b, covariates=("position", "length")), identify="vicuna-sim-base")
+    se = np.sqrt(np.diag(sandwich(bt)))[-2:]
+    ours = fit_judges(sim.battles, features=["length"]).table().set_index("term")
+    np.testing.assert_allclose(
+        bt.coefficients, ours.loc[["position", "length"], "estimate"], rtol=1e-6
+    )
+    np.testing.assert_allclose(se, ours.loc[["position", "length"], "std_error"], rtol=1e-6)
+    fixed = sim.battles.assign(shown_first="unknown")
+    with pytest.raises(InputError, match="not recorded"):
+        add_position(fixed)

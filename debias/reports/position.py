@@ -4,7 +4,7 @@ Input: the battle rows of :meth:`debias.judgments.Judgments.battles` (``judge, p
 turn, model_a, model_b, outcome, weight, shown_first, pair``; ``outcome`` = P(A wins),
 0.5 a tie, NaN no verdict; ``shown_first`` = ``"a"``, ``"b"`` or ``"unknown"``).
 
-- :func:`position_covariate`: +1 when answer A was shown first, −1 when second, 0
+- :func:`add_position` / :func:`position_covariate`: +1 when answer A was shown first, −1 when second, 0
   when unknown (signed A minus B, as every battle covariate); the ``position`` term
   of the battle fits (:func:`debias.reports.judges.fit_judges`).
 - :func:`order_design`: whether the order shown can be separated from the prompt
@@ -42,6 +42,7 @@ from debias.inference.cluster import cluster_se, critical_value
 
 __all__ = [
     "BATTLE_COLUMNS",
+    "add_position",
     "consistency",
     "first_shown_win_rate",
     "order_design",
@@ -86,6 +87,28 @@ def position_covariate(battles: pd.DataFrame) -> np.ndarray:
     """
     shown = battles["shown_first"].to_numpy()
     return np.where(shown == "a", 1.0, np.where(shown == "b", -1.0, 0.0))
+
+
+def add_position(battles: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``battles`` with a ``position`` covariate column (signed A minus B).
+
+    Use it as any battle covariate, e.g.
+    ``battle_design(add_position(b), covariates=("position",))``
+    (:mod:`debias.battles.design`). Raises when no judge's order can be separated from
+    the prompt (:func:`order_design`): the coefficient would not be identified.
+
+    Examples
+    --------
+    >>> b = pd.DataFrame({"judge": "j", "prompt": ["p", "p"], "model_a": ["x", "y"],
+    ...     "model_b": ["y", "x"], "outcome": [1.0, 1.0], "shown_first": "a"})
+    >>> add_position(b)["position"].tolist()
+    [1.0, 1.0]
+    """
+    design = order_design(battles)
+    if not any(d["identified"] for d in design.values()):
+        reasons = "; ".join(f"{j}: {d['reason']}" for j, d in design.items())
+        raise InputError(f"battle rows: position cannot be estimated ({reasons}).")
+    return battles.assign(position=position_covariate(battles))
 
 
 def order_design(battles: pd.DataFrame) -> dict:
