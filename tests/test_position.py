@@ -187,3 +187,18 @@ def test_position_covariate_in_the_battle_fit_matches_the_joint_fit():
     fixed = sim.battles.assign(shown_first="unknown")
     with pytest.raises(InputError, match="not recorded"):
         add_position(fixed)
+
+
+def test_arena_hard_same_winner_in_both_orders(judges_dir):
+    """The judges README: the same winner in both games for 329/500 (gpt-4-0613) and 368/500
+    (gpt-3.5-turbo-0125) questions, read with C1's reader (strong verdicts count once here)."""
+    import warnings
+
+    from debias.io.judges import read_judgments
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = read_judgments(judges_dir / "arena_hard_v0.1").battles()
+    got = {m: consistency(rows).iloc[0] for m, rows in b.groupby("model_b")}
+    assert (got["gpt-4-0613"]["n"], got["gpt-4-0613"]["n_consistent"]) == (500, 329)
+    assert (got["gpt-3.5-turbo-0125"]["n"], got["gpt-3.5-turbo-0125"]["n_consistent"]) == (500, 368)

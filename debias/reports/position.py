@@ -14,6 +14,15 @@ turn, model_a, model_b, outcome, weight, shown_first, pair``; ``outcome`` = P(A 
   agree with ties), or Position-Bias-Analyzer's per-call count (``rule="call"``).
 - :func:`first_shown_win_rate`: how often the answer shown first wins (ties ½).
 
+Why a battle covariate and not a mediator of the fixed-baseline GLM: a mediator is a
+property of the two answers, the order is a property of the call, and the fixed-baseline
+view (:class:`~debias.Comparisons`) keeps one row per (model, prompt): both orders are
+refused there or averaged (``fixed_baseline(orders="mean")``, which balances position
+exactly). With a fixed baseline the battle fit *is* the per-model logistic model
+(strength = log-odds against the baseline) with the position slope shared by the models,
+so the position term lives in the battle fits (:func:`add_position`,
+:func:`debias.reports.judges.fit_judges`), with counterfactuals at position 0.
+
 Both percentages come with cluster-robust intervals by prompt (ratio estimators, per-prompt
 influences, Student's t with G − 1 df); an interval whose standard error is 0 (every
 pair agrees, say) is missing, never of zero width.
