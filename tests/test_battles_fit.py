@@ -123,6 +123,14 @@ def test_per_model_slopes_equal_statsmodels_glm():
     jac = fit.full_from_free
     cov = jac @ np.linalg.inv(fit.hessian()) @ jac.T
     np.testing.assert_allclose(cov[1:, 1:], glm.cov_params(), atol=1e-8)
+    # row scores and Hessian together: the robust (HC0) covariance equals statsmodels'
+    scores = fit.row_scores(sparse=True)
+    bread = np.linalg.inv(fit.hessian())
+    robust = jac @ bread @ (scores.T @ scores).toarray() @ bread @ jac.T
+    hc0 = sm.GLM(
+        design.outcome, exog, family=sm.families.Binomial(), var_weights=design.weight
+    ).fit(tol=1e-14, cov_type="HC0")
+    np.testing.assert_allclose(robust[1:, 1:], hc0.cov_params(), atol=1e-8)
 
 
 def davidson_negloglik(theta, design):
@@ -157,6 +165,7 @@ def test_davidson_equals_direct_optimisation():
     assert fit.nu == pytest.approx(np.exp(res.x[-1]), rel=1e-5)
     assert fit.loglik == pytest.approx(-res.fun, abs=1e-7)
     assert fit.param_names[-1] == "log_nu" and fit.ties == "davidson"
+    np.testing.assert_allclose(fit.row_scores().sum(axis=0), 0, atol=1e-6)
     # the analytic Hessian equals a finite-difference one of the objective
     h = 1e-5
     grad = [

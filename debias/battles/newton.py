@@ -480,37 +480,33 @@ class BTProblem:
             ) from None
 
     def row_scores(self, theta, sparse=False):
+        """Per-row log-likelihood gradient, written row by row straight into CSR: a fixed
+        number of entries per row (the reference model's entry an explicit 0)."""
         from scipy.sparse import csr_matrix
 
         _, d = self.rows(theta)
-        n, ns = self.design.n, self.m - 1
-        col = np.arange(self.m)
-        col = np.where(col > self.ref, col - 1, col)  # local model -> free column
-        col[self.ref] = -1
-        rows, cols, vals = [], [], []
-        for side, sign in ((self.a, 1.0), (self.b, -1.0)):
-            keep = side != self.ref
-            rows.append(np.flatnonzero(keep))
-            cols.append(col[side[keep]])
-            vals.append(sign * d["r"][keep])
-        for f in range(self.k):
+        n, ns, r, k = self.design.n, self.m - 1, d["r"], self.k
+        free = np.arange(self.m) - (np.arange(self.m) > self.ref)  # local model -> column
+        free[self.ref] = 0
+        width = 2 + (2 * k if self.per_model else k) + (self.ties == "davidson")
+        cols = np.empty((n, width), dtype=np.int32)
+        vals = np.empty((n, width))
+        cols[:, 0], cols[:, 1] = free[self.a], free[self.b]
+        vals[:, 0] = np.where(self.a == self.ref, 0.0, r)
+        vals[:, 1] = np.where(self.b == self.ref, 0.0, -r)
+        for f in range(k):
             if self.per_model:
-                for side in (self.a, self.b):
-                    rows.append(np.arange(n))
-                    cols.append(ns + f * self.m + side)
-                    vals.append(d["r"] * self.xt[f] / 2)
+                cols[:, 2 + 2 * f] = ns + f * self.m + self.a
+                cols[:, 3 + 2 * f] = ns + f * self.m + self.b
+                vals[:, 2 + 2 * f] = vals[:, 3 + 2 * f] = r * self.xt[f] / 2
             else:
-                rows.append(np.arange(n))
-                cols.append(np.full(n, ns + f))
-                vals.append(d["r"] * self.xt[f])
+                cols[:, 2 + f] = ns + f
+                vals[:, 2 + f] = r * self.xt[f]
         if self.ties == "davidson":
-            rows.append(np.arange(n))
-            cols.append(np.full(n, self.p - 1))
-            vals.append(d["r_tau"])
-        out = csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n, self.p),
-        )
+            cols[:, -1] = self.p - 1
+            vals[:, -1] = d["r_tau"]
+        indptr = np.arange(0, n * width + 1, width, dtype=np.int64)
+        out = csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(n, self.p))
         return out if sparse else out.toarray()
 
 
