@@ -28,6 +28,12 @@ from debias.errors import check_param
 
 __all__ = ["arena_rank", "arena_rank_sandwich", "arena_rank_weights"]
 
+PENALISED_NOTE = (
+    "the package's numbers: L2 on a mean loss shrinks the estimate towards 0, and its "
+    "sandwich around a penalised estimate is not an interval for the unpenalised effect "
+    "(battle_leaderboard reports that one)"
+)
+
 
 def arena_rank_weights(d: BattleRows, min_pair_count: int = 50) -> np.ndarray:
     """Inverse pair-frequency weights ``1 / max(n_pair, floor)``, divided by their mean."""
@@ -114,8 +120,8 @@ def arena_rank(
     if anchor is not None:
         table.loc[table["model"] == anchor, ["score_low", "score_high"]] = np.nan
         table.loc[table["model"] == anchor, "note"] = "the anchor"
-    coefs = coef_frame(features, beta, beta - z * se[m:], beta + z * se[m:],
-                        "penalised (L2 on a mean loss): shrunk towards 0")  # fmt: skip
+    note = PENALISED_NOTE if reg > 0 else ""
+    coefs = coef_frame(features, beta, beta - z * se[m:], beta + z * se[m:], note)
     description = (
         f"arena-rank 0.1.1 ContextualBradleyTerry: {n} rows, features (a-b)/(a+b) z-scored, "
         f"{'inverse pair-frequency weights (floor ' + str(min_pair_count) + ')' if reweighted else 'unweighted'}, "
