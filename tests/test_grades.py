@@ -224,3 +224,42 @@ def test_a_model_never_compared_within_a_prompt_is_missing_in_the_linear_variant
     # the ordinal variant compares across prompts and gives it a number
     ordinal = length_controlled_grades(frame, scale=(1, 10), method="ordinal").table
     assert ordinal.set_index("model")["controlled_std_error"].notna().all()
+
+
+def _paired(sim):
+    g = sim.grades
+    a = g[g["model"] == "model_0"].set_index("prompt")
+    b = g[g["model"] == "model_1"].set_index("prompt").loc[a.index]
+    df = pd.DataFrame(
+        {"prompt": a.index, "model_a": "model_0", "model_b": "model_1",
+         "answer_a": ["x" * int(v) for v in a["length"]],
+         "answer_b": ["y" * int(v) for v in b["length"]],
+         "verdict": a["grade"].to_numpy(), "verdict_b": b["grade"].to_numpy()}
+    )  # fmt: skip
+    return Judgments.from_dataframe(df, scale=Scale.grade(1, 10))
+
+
+def test_paired_controlled_difference_covers_the_simulated_truth():
+    hits = []
+    for seed in range(40):
+        sim = simulate_grades(n_models=2, n_prompts=150, seed=seed)
+        row = paired_grade_difference(_paired(sim)).iloc[0]
+        t = sim.truth.set_index("model")["controlled_grade"]
+        truth = t["model_0"] - t["model_1"]
+        hits.append(row["controlled_conf_low"] <= truth <= row["controlled_conf_high"])
+    assert 0.85 <= np.mean(hits) <= 1.0
+
+
+def test_a_one_to_five_scale_inferred_and_stated():
+    sim = simulate_grades(
+        n_models=3, n_prompts=600, levels=range(1, 6), thresholds=(-2.0, -0.7, 0.7, 2.0), seed=12
+    )
+    truth = sim.truth.set_index("model")["controlled_grade"]
+    for method in ("linear", "ordinal"):
+        rep = length_controlled_grades(sim.grades, method=method)
+        assert rep.grade_range == (1.0, 5.0) and "inferred from the data" in rep.definition
+        t = rep.table.set_index("model").loc[truth.index]
+        assert (t["controlled_conf_low"] <= truth).all() and (
+            truth <= t["controlled_conf_high"]
+        ).all()
+        assert (t["controlled_conf_high"] <= 5).all() and (t["controlled_conf_low"] >= 1).all()
