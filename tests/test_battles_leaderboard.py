@@ -200,6 +200,24 @@ def test_columns_anchor_and_notes():
     )
 
 
+def test_pairs_matrix_and_winrate_agree():
+    sim = simulate_arena(n_models=4, n_battles=2_000, seed=12)
+    bt = BradleyTerry(features=("tokens",)).fit(sim.battles)
+    res = bt.results_
+    pairs = res.pairs().set_index(["model", "opponent"])
+    matrix = res.matrix()
+    assert len(pairs) == 12
+    np.testing.assert_allclose(matrix.to_numpy() + matrix.to_numpy().T, 100.0)
+    for (a, b), row in pairs.iterrows():
+        assert row["estimate"] == pytest.approx(matrix.loc[a, b])
+        assert row["estimate"] == pytest.approx(100 - pairs.loc[(b, a), "estimate"])
+        assert row["std_error"] == pytest.approx(pairs.loc[(b, a), "std_error"])
+        assert 0 <= row["conf_low"] < row["estimate"] < row["conf_high"] <= 100
+    assert res.winrate("model_0", "model_1")["estimate"] == pytest.approx(
+        matrix.loc["model_0", "model_1"]
+    )
+
+
 def test_explicit_anchor_and_unknown_anchor():
     battles = baseline_battles(seed=3)
     table, report = battle_leaderboard(battles, features=(), anchor="m1")

@@ -60,8 +60,10 @@ class BattleReport:
     n_boot : int or None
     n_battles, n_prompts, n_models : int
     penalized : bool
+    converged : bool
+        Whether both fits (with and without style terms) converged.
     problems : dict
-        Model -> why it has no strength.
+        Model (or covariate) -> why it has no estimate.
     """
 
     coefficients: pd.DataFrame
@@ -82,6 +84,7 @@ class BattleReport:
     n_models: int
     penalized: bool
     problems: dict = field(default_factory=dict)
+    converged: bool = True
 
     def coefficients_frame(self) -> pd.DataFrame:
         """The style coefficients for ``--coef-out``: the table plus ``level``, the effect
@@ -116,6 +119,8 @@ class BattleReport:
         ]
         if self.penalized:
             lines.append("Penalised fit: no Wald intervals (use cov_type='bootstrap').")
+        if not self.converged:
+            lines.append("The fit did not converge: its estimates are doubtful.")
         if self.features:
             centre = "centred" if self.center else "uncentred (zero = both answers alike)"
             scale = ", divided by their SD" if self.scale else ""
@@ -131,26 +136,26 @@ class BattleReport:
         else:
             lines.append("No style features: the controlled columns are empty.")
         for model, why in self.problems.items():
-            lines.append(f"No strength for {model}: {why}.")
+            lines.append(f"Not estimated: {model}: {why}.")
         return "\n".join(lines)
 
 
-def default_anchor(design) -> tuple[str, str]:
-    """The baseline when every battle involves one model, else the model with most battles.
+def default_anchor(design, problems=()) -> tuple[str, str]:
+    """The baseline when every battle involves one model, else the model with most battles
+    (among the models with a strength: not in ``problems``).
 
     Returns ``(model, reason)``.
     """
     models = np.asarray(design.models)
-    if design.n:
-        common = np.bincount(design.a, minlength=len(models)) + np.bincount(
-            design.b, minlength=len(models)
-        )
-        everywhere = np.flatnonzero(common == design.n)
-        if len(everywhere) == 1:
-            return str(models[everywhere[0]]), "the baseline: in every battle"
-        best = int(np.argmax(common))  # ties broken by name (models are in name order)
-        return str(models[best]), f"the model with most battles: {int(common[best])}"
-    return str(models[0]), "the first model"
+    common = np.bincount(design.a, minlength=len(models)) + np.bincount(
+        design.b, minlength=len(models)
+    )
+    everywhere = np.flatnonzero(common == design.n)
+    if len(everywhere) == 1 and models[everywhere[0]] not in problems:
+        return str(models[everywhere[0]]), "the baseline: in every battle"
+    common[[m in problems for m in models]] = -1
+    best = int(np.argmax(common))  # ties broken by name (models are in name order)
+    return str(models[best]), f"the model with most battles: {int(common[best])}"
 
 
 def battle_leaderboard(
@@ -233,7 +238,7 @@ def battle_leaderboard(
 
 def _anchor(estimator: BradleyTerry, anchor: str | None) -> tuple[str, str]:
     if anchor is None:
-        return default_anchor(estimator.design_)
+        return default_anchor(estimator.design_, estimator.fit_.problems)
     if anchor not in estimator.models_:
         raise ParameterError(
             f"anchor= {anchor!r} is not in the fit; the models are {', '.join(estimator.models_)}."
@@ -294,4 +299,5 @@ def leaderboard_report(estimator: BradleyTerry, anchor: str | None = None) -> Ba
         n_models=len(estimator.models_),
         penalized=bool(getattr(fit, "penalized", False)),
         problems=dict(getattr(fit, "problems", {}) or {}),
+        converged=bool(fit.converged and estimator.plain_fit_.converged),
     )

@@ -211,7 +211,10 @@ class BattleResults:
                 g[i], g[j] = 1.0, -1.0
                 return g
 
-        return self._summarise(value, gradient, scale)
+        est, se, low, high, note = self._summarise(value, gradient, scale)
+        if score:  # a symmetric interval stays within [0, 100] (as avg_predictions')
+            low, high = max(low, 0.0), min(high, scale)
+        return est, se, low, high, note
 
     # ------------------------------------------------------------ the tables
     def strengths(self) -> pd.DataFrame:
@@ -236,6 +239,9 @@ class BattleResults:
         m = len(self.models)
         rows = []
         for k, term in enumerate(self.covariate_names):
+            if term in self.problems:  # e.g. a covariate that separates the outcomes
+                rows.append((term, np.nan, np.nan, np.nan, np.nan, np.nan, self.problems[term]))
+                continue
             est, se, low, high, note = self._summarise(lambda t, k=k: t[m + k], _unit(m + k))
             if self.cov_type == "bootstrap":
                 p = 2 * stats.norm.sf(abs(est / se)) if has_spread(se) else np.nan
@@ -300,9 +306,18 @@ class BattleResults:
             rows.append((name, *self._pair(name, anchor, 100.0, score=True)))
         return pd.DataFrame(rows, columns=["model", *TABLE_COLUMNS, "note"])
 
+    def pairs(self, models=None) -> pd.DataFrame:
+        """Win rate (percent, style at zero) of every model against every other, with its
+        interval: ``model, opponent, estimate, std_error, conf_low, conf_high, note``."""
+        names = self.models if models is None else [self.models[self._index(m)] for m in models]
+        rows = [
+            (a, b, *self._pair(a, b, 100.0, score=True)) for a in names for b in names if a != b
+        ]
+        return pd.DataFrame(rows, columns=["model", "opponent", *TABLE_COLUMNS, "note"])
+
     def matrix(self) -> pd.DataFrame:
         """Win rate (percent) of the row model against the column model, style at zero
-        (NaN for a model whose strength is not supported)."""
+        (NaN for a model whose strength is not supported; intervals: :meth:`pairs`)."""
         s = self._estimate[: len(self.models)]
         out = 100 * expected_score(s[:, None] - s[None, :], self.nu)
         return pd.DataFrame(out, index=pd.Index(self.models, name="model"), columns=self.models)
