@@ -348,3 +348,12 @@ def test_a_covariate_that_separates_the_outcomes_has_no_coefficient():
     assert "separation" in said and "x0" in said and "did not converge" in said
     assert np.isnan(fit.coefficients[0]) and "separation" in fit.problems["x0"]
     assert np.isnan(fit.full_from_free[design.n_models]).all()
+
+
+def test_a_listed_model_without_battles_is_missing_not_zero():
+    frame, _ = random_battles(14, n=200, m=3, k=0)
+    design = battle_design(frame, models=["m0", "m1", "m2", "newcomer"])
+    with pytest.warns(FitWarning, match="newcomer: no battles"):
+        fit = fit_newton(design)
+    assert np.isnan(fit.strengths[3]) and fit.problems == {"newcomer": "no battles"}
+    np.testing.assert_allclose(fit.strengths[:3], fit_newton(battle_design(frame)).strengths)
