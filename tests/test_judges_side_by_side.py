@@ -202,3 +202,30 @@ def test_cli_audit_judges_on_mt_bench(judges_dir, tmp_path, capsys):
     assert pos == {"gpt-4-0613": 81.54, "gpt-3.5-turbo-1106": 69.51}
     printed = capsys.readouterr().out
     assert "gpt-4-0613: consistency 81.54%" in printed and "31 models" in printed
+
+
+def test_separation_gives_no_interval_and_size_is_bounded(monkeypatch):
+    sim = simulate_judges(n_models=2, n_prompts=30, judges=("gpt-judge",), seed=0)
+    b = sim.battles.assign(outcome=1.0)  # the answer shown first always wins
+    with pytest.warns(FitWarning, match="separation|converge"):
+        t = fit_judges(b).table()
+    assert t["conf_low"].isna().all() and (t["note"] != "").all()
+    import debias.reports.judges as judges_module
+
+    monkeypatch.setattr(judges_module, "MAX_CELLS", 100)
+    with pytest.raises(ParameterError, match="dense design"):
+        fit_judges(sim.battles)
+
+
+def test_audit_judges_call_rule():
+    from debias.reports.audit.judges import audit_judges
+    from debias.reports.position import consistency
+
+    sim = simulate_judges(n_models=3, n_prompts=40, seed=9)
+    sim.battles.loc[:5, "outcome"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = audit_judges(sim.battles, features=["length"], consistency_rule="call")
+    block = report.to_dict()["judges"]["gpt-judge"]["position"]
+    expected = consistency(sim.battles, rule="call").set_index("judge").loc["gpt-judge", "estimate"]
+    assert block["consistency_rule"] == "call" and block["consistency"] == pytest.approx(expected)

@@ -55,6 +55,8 @@ from debias.reports.position import check_battles, order_design, position_covari
 __all__ = ["JudgesFit", "compare_judges", "feature_covariate", "fit_judges", "self_preference"]
 
 SEP = "\u00a6"  # separates judge and model in a strength's name
+#: Largest dense design (rows x coefficients, 8 bytes each: 400 MB) fit_judges builds.
+MAX_CELLS = 50_000_000
 
 
 def feature_covariate(battles: pd.DataFrame, feature: str) -> np.ndarray:
@@ -80,14 +82,12 @@ def feature_covariate(battles: pd.DataFrame, feature: str) -> np.ndarray:
 
 
 def _own(judges: np.ndarray, models: np.ndarray, families) -> np.ndarray:
-    cache: dict[str, str] = {}
-
-    def fam(n):
-        if n not in cache:
-            cache[n] = model_family(n, families)
-        return cache[n]
-
-    return np.array([fam(j) == fam(m) for j, m in zip(judges, models, strict=True)], float)
+    """1.0 where the model is in its judge's family (one family look-up per distinct name)."""
+    names = pd.unique(np.concatenate([judges, models]))
+    fam = {n: model_family(str(n), families) for n in names}
+    return (pd.Series(judges).map(fam).to_numpy() == pd.Series(models).map(fam).to_numpy()).astype(
+        float
+    )
 
 
 @dataclass(frozen=True)
@@ -333,6 +333,14 @@ def fit_judges(
     r["model_a"] = r["model_a"].astype(str)
     r["model_b"] = r["model_b"].astype(str)
     judges = list(pd.unique(r["judge"]))
+    n_models = len(set(r["model_a"]) | set(r["model_b"]))
+    width = n_models * (1 if self_preference else len(judges)) + (2 + len(features)) * len(judges)
+    if len(r) * width > MAX_CELLS:
+        raise ParameterError(
+            f"fit_judges() builds a dense design: {len(r):,} rows x ~{width} coefficients is over "
+            f"{MAX_CELLS:,} cells. For large any-pair data fit one judge at a time with "
+            "debias.battles (battle_design(add_position(battles), covariates=('position', ...)))."
+        )
     names, cols = _strength_columns(r, shared=self_preference)
     notes: dict = {}
     is_judge = {j: (r["judge"] == j).to_numpy().astype(float) for j in judges}

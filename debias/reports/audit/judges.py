@@ -131,7 +131,7 @@ class JudgesAudit:
                     block[k] = p[k]
                     block[f"{k}_conf_low"] = p[f"{k}_conf_low"]
                     block[f"{k}_conf_high"] = p[f"{k}_conf_high"]
-                block["consistency_rule"] = "pair"
+                block["consistency_rule"] = self.info["consistency_rule"]
             judges.setdefault(r["judge"], {})[r["term"]] = block
         diffs: dict = {}
         for r in self.differences.to_dict("records"):
@@ -165,8 +165,9 @@ class JudgesAudit:
             f"Standard errors clustered by prompt over all judges (G/(G − 1)); {pct} intervals and "
             "p-values from Student's t with G − 1 df; differences between judges from the joint "
             "covariance; 'all equal' is an F test (Hotelling) of equal coefficients.",
-            "Consistency: the share of pairs whose two orders give the same verdict (ties agree "
-            "with ties); first-shown win rate: the share of calls won by the answer shown first "
+            "Consistency (rule " + repr(self.info["consistency_rule"]) + "): 'pair' is the share "
+            "of pairs whose two orders give the same verdict (ties agree with ties), 'call' "
+            "Position-Bias-Analyzer's per-call count; first-shown win rate: the share of calls won by the answer shown first "
             "(ties 1/2); both with intervals clustered by prompt.",
         ]
 
@@ -217,6 +218,7 @@ def audit_judges(
     judges: Sequence[str] | None = None,
     features: Sequence[str] = ("length", "markdown"),
     families: Mapping[str, str] | None = None,
+    consistency_rule: str = "pair",
     level: float = 0.95,
 ) -> JudgesAudit:
     """Audit several judges on the prompts they share.
@@ -232,6 +234,8 @@ def audit_judges(
         Mediators of the answers (:func:`debias.mediators.available_mediators`).
     families : mapping, optional
         Model or judge name -> family (default rules: :mod:`debias.judgments.families`).
+    consistency_rule : {"pair", "call"}, default "pair"
+        :func:`debias.reports.position.consistency`'s rule (``"call"``: PBA's count).
     level : float, default 0.95
 
     Returns
@@ -270,7 +274,7 @@ def audit_judges(
     differences = pd.concat([compare_judges(fit), _sp_differences(sp_fit)], ignore_index=True)
     design = order_design(battles)
     both = battles[battles["judge"].astype(str).map(lambda j: design[j]["status"] == "both_orders")]
-    position = _position_table(both, level) if len(both) else pd.DataFrame()
+    position = _position_table(both, consistency_rule, level) if len(both) else pd.DataFrame()
     models = sorted(set(battles["model_a"].astype(str)) | set(battles["model_b"].astype(str)))
     n_prompts = int(battles["prompt"].nunique())
     judges_used = counts["judges"]
@@ -287,6 +291,7 @@ def audit_judges(
         "judge_names": judges_used,
         "families": sp_fit.families,
         "order_design": design,
+        "consistency_rule": consistency_rule,
     }
     return JudgesAudit(effects, differences, position, models, headline, info)
 
@@ -312,8 +317,8 @@ def _sp_differences(sp_fit) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _position_table(battles: pd.DataFrame, level: float) -> pd.DataFrame:
-    c = consistency(battles, rule="pair", level=level).set_index("judge")
+def _position_table(battles: pd.DataFrame, rule: str, level: float) -> pd.DataFrame:
+    c = consistency(battles, rule=rule, level=level).set_index("judge")
     f = first_shown_win_rate(battles, level=level).set_index("judge")
     out = pd.DataFrame(
         {
