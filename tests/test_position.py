@@ -54,10 +54,22 @@ def published(judges_dir) -> pd.DataFrame:
     return pd.read_csv(path).set_index("judge")
 
 
+def pba_battles(judges_dir, judge: str, match: str = "first") -> pd.DataFrame:
+    """The battle rows of one PBA judge through C2's reader (debias.io.judges.mt_bench)."""
+    import warnings
+
+    from debias.io.judges.mt_bench import read_pba as read_with_reader
+
+    path = judges_dir / "mt_bench_position" / "judgments" / f"{judge}.jsonl.gz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the texts without a verdict are counted there
+        return read_with_reader(path, match=match).battles()
+
+
 @pytest.mark.parametrize("judge", ["gpt-4-0613", "gpt-3.5-turbo-1106"])
 def test_call_rule_reproduces_published_consistency(judges_dir, judge):
     pub = published(judges_dir).loc[judge]
-    got = consistency(read_pba(judges_dir, judge), rule="call").iloc[0]
+    got = consistency(pba_battles(judges_dir, judge), rule="call").iloc[0]
     assert got["n_consistent"] == pub["consistent"]
     assert got["n"] == pub["verdicts_extracted"]
     assert round(got["estimate"], 2) == pytest.approx(pub["consistent_rate_pct"], abs=1e-9)
@@ -74,8 +86,11 @@ def test_call_rule_reproduces_published_consistency(judges_dir, judge):
     ],
 )
 def test_pair_rule_values(judges_dir, judge, match, expected):
-    got = consistency(read_pba(judges_dir, judge, match), rule="pair").iloc[0]
+    got = consistency(pba_battles(judges_dir, judge, match), rule="pair").iloc[0]
     assert round(got["estimate"], 2) == expected
+    # the same with the verdicts read here directly (independent of the reader)
+    direct = consistency(read_pba(judges_dir, judge, match), rule="pair").iloc[0]
+    assert direct["n_consistent"] == got["n_consistent"] and direct["n"] == got["n"]
     assert got["conf_low"] < got["estimate"] < got["conf_high"]
 
 
