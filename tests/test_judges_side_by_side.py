@@ -229,3 +229,21 @@ def test_audit_judges_call_rule():
     block = report.to_dict()["judges"]["gpt-judge"]["position"]
     expected = consistency(sim.battles, rule="call").set_index("judge").loc["gpt-judge", "estimate"]
     assert block["consistency_rule"] == "call" and block["consistency"] == pytest.approx(expected)
+
+
+def test_one_judge_audit_says_which_models_and_why_no_position(sim):
+    """Issue 13 item 6: the same judge gives different averages over different folders of
+    models; the verdict names them. Position: not recorded in a fixed-baseline Comparisons."""
+    from debias.reports.audit import audit
+
+    sub = sim.comparisons.select(models=["model_0", "model_1"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = audit(sub, mediators=["length"], progress=False)
+    data = report.to_dict()
+    assert data["effect_models"] == ["model_0", "model_1"]
+    assert "average over the 2 models audited against 'baseline' (model_0, model_1)" in (
+        report.verdict
+    )
+    assert data["position"]["status"] == "not estimated"
+    assert "fixed function of the instruction" in data["position"]["reason"]
