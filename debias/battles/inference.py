@@ -10,6 +10,17 @@
 Both work on the fit contract of :mod:`debias.battles` (``BTFit``): ``design`` (with
 ``cluster`` codes and ``n_clusters``), ``hessian()``, ``row_scores()`` and
 ``full_from_free``.
+
+On a Dask cluster (``pip install "dask[distributed]"``; tested with a ``LocalCluster``), the
+replicates go to its workers unchanged and give the same numbers as on one machine::
+
+    import joblib
+    from dask.distributed import Client
+    from debias.battles.leaderboard import battle_leaderboard
+
+    client = Client("tcp://scheduler:8786")  # or Client(LocalCluster())
+    with joblib.parallel_config(backend="dask"):
+        table, report = battle_leaderboard(battles, cov_type="bootstrap", n_boot=1000, n_jobs=-1)
 """
 
 from __future__ import annotations
