@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
-from scipy.special import expit, log_expit
 from threadpoolctl import threadpool_limits
 
 from debias.battles.design import BattleDesign, covariate_separation, supported_models
@@ -376,13 +375,15 @@ class BTProblem:
         eta = self.eta(theta)
         w, y = self.w, self.y
         if self.ties == "half":
-            p = expit(eta)
-            log_q = log_expit(np.negative(eta, out=eta))  # log P(B wins)
+            u = np.exp(-np.abs(eta))  # stable: p = 1 / (1 + u) or u / (1 + u)
+            log_q = -(np.maximum(eta, 0.0) + np.log1p(u))  # log P(B wins)
+            inv = 1.0 / (1.0 + u)
+            p = np.where(eta >= 0, inv, u * inv)
             r = y - p
             h = p * (1 - p)
-            if self.unit_weight:  # log P(A wins) = log_q + eta; eta now holds -eta
-                return float(log_q.sum() - y @ eta), {"r": r, "h": h}
-            return float(w @ log_q - (w * y) @ eta), {"r": w * r, "h": w * h}
+            if self.unit_weight:  # log P(A wins) = log_q + eta
+                return float(log_q.sum() + y @ eta), {"r": r, "h": h}
+            return float(w @ log_q + (w * y) @ eta), {"r": w * r, "h": w * h}
         tau = theta[-1]
         log_d = np.logaddexp(np.logaddexp(eta / 2, -eta / 2), tau)
         tie = y == 0.5
