@@ -126,6 +126,8 @@ def test_range_inferred_and_stated_and_bad_input():
         length_controlled_grades(frame, method="probit")
     with pytest.raises(InputError, match="missing column"):
         length_controlled_grades(frame.drop(columns="length"))
+    with pytest.raises(InputError, match="no length difference"):  # one answer per prompt
+        length_controlled_grades(frame[frame["model"] == "x"], method="ordinal")
 
 
 def test_grade_frame_and_paired_grades_from_judgments():

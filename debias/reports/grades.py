@@ -222,6 +222,12 @@ def _prepare(data, *, judge, scale, length) -> tuple[pd.DataFrame, tuple, str]:
         raise InputError(f"grades: every grade is {low:g}; nothing to compare.")
     logl = np.log1p(out["length"].to_numpy())
     out["x"] = logl - pd.Series(logl).groupby(out["unit"].to_numpy()).transform("median")
+    if np.allclose(out["x"], 0):
+        raise InputError(
+            "grades: every answer has its prompt's median length (one graded answer per prompt, "
+            "or equal lengths), so there is no length difference to control; compare models on "
+            "shared prompts, or use mean_grades()."
+        )
     return out, (low, high), how
 
 
