@@ -357,3 +357,15 @@ def test_a_listed_model_without_battles_is_missing_not_zero():
         fit = fit_newton(design)
     assert np.isnan(fit.strengths[3]) and fit.problems == {"newcomer": "no battles"}
     np.testing.assert_allclose(fit.strengths[:3], fit_newton(battle_design(frame)).strengths)
+
+
+def test_an_estimate_running_off_is_missing_even_without_the_lp(monkeypatch):
+    from debias.battles import design as design_module
+
+    monkeypatch.setattr(design_module, "LP_MAX_CELLS", 0)  # as for a design too big for it
+    frame, covariates = random_battles(13, n=300, m=4, k=1)
+    frame["outcome"] = (frame["x0"] > 0).astype(float)
+    with pytest.warns(FitWarning, match="did not converge"):
+        fit = fit_newton(battle_design(frame, covariates=covariates))
+    assert np.isnan(fit.coefficients[0]) and "runs off" in fit.problems["x0"]
+    assert np.all(np.isnan(fit.strengths) | (np.abs(fit.strengths) <= 15))

@@ -83,7 +83,7 @@ def fit_convex(
             f"The 'design' parameter must be a BattleDesign. Got {type(design).__name__}."
         )
     l2_s, l2_b = penalty_pair(l2)
-    l1_s, l1_b = penalty_pair(l1)
+    l1_s, l1_b = penalty_pair(l1, "l1")
     check_param("loss", loss, "'sum' or 'mean'", loss in ("sum", "mean"))
     low, high = _bounds(bounds, design.covariate_names)
     problems, supported, fitted = supported_models(design, identify, l2_s > 0 or l1_s > 0)

@@ -209,13 +209,14 @@ def fit_newton(
     return fit_result(problem, params, n_iter, converged, identify, problems)
 
 
-def penalty_pair(l2) -> tuple[float, float]:
+def penalty_pair(l2, name: str = "l2") -> tuple[float, float]:
+    """A penalty as (strengths, coefficients), checked."""
     pair = l2 if isinstance(l2, (tuple, list)) else (l2, l2)
     ok = len(pair) == 2 and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
         for v in pair
     )
-    check_param("l2", l2, "a float >= 0 or a pair of them (strengths, coefficients)", ok)
+    check_param(name, l2, "a float >= 0 or a pair of them (strengths, coefficients)", ok)
     return float(pair[0]), float(pair[1])
 
 
@@ -538,6 +539,15 @@ def fit_result(problem: BTProblem, params, n_iter, converged, identify, problems
     jac[m_all + coef_rows] = 0.0
     jac[m_all + coef_rows, ns + np.arange(problem.n_coef)] = 1.0
     names_all = (*models, *coef_names)
+    if not converged:  # never report an estimate that is running off as a number
+        tentative = _apply(jac, params)
+        problems = dict(problems)
+        for name, value in zip(names_all, tentative, strict=True):
+            if abs(value) > NEAR_SEPARATION and name not in problems:
+                problems[name] = (
+                    f"the fit did not converge and this estimate runs off (|{value:.3g}| > "
+                    f"{NEAR_SEPARATION:g}): near separation, not supported"
+                )
     jac[[i for i, name in enumerate(names_all) if name in problems]] = np.nan
     full = _apply(jac, params)
     free_models = [models[j] for j in np.delete(supported, problem.ref)]
