@@ -300,6 +300,32 @@ def test_estimator_contract_and_refit_resets():
     assert bt.coef_.empty and bt.plain_fit_ is bt.fit_ and bt.features_ == ()
 
 
+def test_features_measured_on_the_judgments_answers():
+    """Battles from Judgments: length and lists counted on the answer texts."""
+    from debias.judgments import Judgments
+
+    rng = np.random.default_rng(13)
+    rows = []
+    for q in range(120):
+        a, b = rng.choice(["x", "y", "z"], size=2, replace=False)
+        long_a = rng.random() < 0.5
+        rows.append(
+            {
+                "prompt": f"q{q}",
+                "model_a": a,
+                "model_b": b,
+                "answer_a": "- item\n" * (8 if long_a else 1) + a * int(rng.integers(1, 200)),
+                "answer_b": "- item\n" * (1 if long_a else 8) + b * int(rng.integers(1, 200)),
+                "verdict": float(rng.random() < (0.7 if long_a else 0.3)),
+            }
+        )
+    judgments = Judgments.from_dataframe(pd.DataFrame(rows))
+    table, report = battle_leaderboard(judgments.battles(), judgments, features=("length", "lists"))
+    assert report.features == ("length", "lists")
+    assert report.coefficients["term"].tolist() == ["length", "lists"]
+    assert table["controlled_score"].notna().all()
+
+
 def test_estimator_bad_settings_are_one_line():
     sim = simulate_arena(n_models=3, n_battles=500, seed=8)
     with pytest.raises(ParameterError, match="'transform' parameter of BradleyTerry"):
