@@ -10,9 +10,16 @@ intervals of the differences between the judges (:func:`debias.reports.judges.co
 cover the true differences. Reported per (term, judge): coverage with its binomial 95%
 interval (Clopper-Pearson), mean bias and mean half-width.
 
-Run (about 4 minutes on one core)::
+``--arm correlated``: two judges with equal coefficients sharing a per-answer quality
+(``answer_sd=1``, so calls on a prompt are correlated within and across judges); the true
+difference between the judges is 0 (exchangeable judges), and the interval of the
+difference from the joint covariance clustered by prompt is compared with the one that
+treats every call as independent.
 
-    python benchmarks/position_coverage.py --sims 1000 --jobs 1
+Run (about 15 minutes on one busy core for 2,000 replicates)::
+
+    python benchmarks/position_coverage.py --sims 2000 --jobs 1
+    python benchmarks/position_coverage.py --sims 1000 --arm correlated
 
 Results go to ``benchmarks/results/position_coverage.csv`` and a printed table.
 """
@@ -24,6 +31,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from scipy import stats
@@ -52,6 +60,36 @@ def one_replicate(seed: int, n_models: int, n_prompts: int) -> list[dict]:
         truth = sim.truth[r.term][r.judge] - sim.truth[r.term][r.reference]
         label = f"{r.judge} − {r.reference}"
         rows.append(_row(seed, r.term, label, r.estimate, r.conf_low, r.conf_high, truth))
+    return rows
+
+
+def one_correlated_replicate(seed: int, n_models: int, n_prompts: int) -> list[dict]:
+    """Two judges with equal coefficients sharing a per-answer quality (answer_sd=1): the true
+    difference between them is 0 (they are exchangeable); the clustered interval of the
+    difference against the one that treats every call as independent (model-based H^-1)."""
+    warnings.simplefilter("ignore")
+    sim = simulate_judges(
+        n_models=n_models,
+        n_prompts=n_prompts,
+        seed=seed,
+        judges=("gpt-judge", "gpt-judge-2"),
+        position=0.4,
+        length=0.8,
+        self_preference=0.0,
+        answer_sd=1.0,
+    )
+    fit = fit_judges(sim.battles, features=["length"])
+    q = stats.t.ppf(0.975, fit.n_clusters - 1)
+    rows = []
+    for term in ("position", "length"):
+        c = pd.Series(0.0, index=fit.params.index)
+        c[f"{term}¦gpt-judge-2"], c[f"{term}¦gpt-judge"] = 1.0, -1.0
+        est = float(c @ fit.params)
+        for method, cov in (("clustered", fit.cov.to_numpy()), ("independent", fit.hessian_inv)):
+            se = float(np.sqrt(c.to_numpy() @ cov @ c.to_numpy()))
+            rows.append(
+                _row(seed, term, f"difference, {method}", est, est - q * se, est + q * se, 0.0)
+            )
     return rows
 
 
@@ -97,12 +135,21 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument(
+        "--arm",
+        choices=("known", "correlated"),
+        default="known",
+        help="known: coefficients known exactly (default); correlated: shared answer quality",
+    )
+    ap.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "position_coverage.csv"
     )
     args = ap.parse_args(argv)
     start = time.perf_counter()
+    func = one_replicate if args.arm == "known" else one_correlated_replicate
+    if args.arm == "correlated" and args.out.name == "position_coverage.csv":
+        args.out = args.out.with_name("position_coverage_correlated.csv")
     parts = Parallel(n_jobs=args.jobs)(
-        delayed(one_replicate)(args.seed + i, args.models, args.prompts) for i in range(args.sims)
+        delayed(func)(args.seed + i, args.models, args.prompts) for i in range(args.sims)
     )
     df = pd.DataFrame([r for p in parts for r in p])
     table = summarise(df)

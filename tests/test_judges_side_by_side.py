@@ -247,3 +247,16 @@ def test_one_judge_audit_says_which_models_and_why_no_position(sim):
     )
     assert data["position"]["status"] == "not estimated"
     assert "fixed function of the instruction" in data["position"]["reason"]
+
+
+def test_simulated_answer_quality_correlates_the_judges():
+    def corr(answer_sd):
+        sim = simulate_judges(n_models=4, n_prompts=200, seed=1, answer_sd=answer_sd)
+        b = sim.battles
+        a = b[b["judge"] == "gpt-judge"]["outcome"].to_numpy()
+        c = b[b["judge"] == "claude-judge"]["outcome"].to_numpy()
+        return np.corrcoef(a, c)[0, 1]
+
+    assert corr(2.0) > corr(0.0) + 0.25  # at 0 only through the shared strengths and position
+    with pytest.raises(ParameterError, match="answer_sd"):
+        simulate_judges(answer_sd=-1)

@@ -87,6 +87,7 @@ def simulate_judges(
     length=None,
     tie_rate: float = 0.2,
     strength_sd: float = 0.7,
+    answer_sd: float = 0.0,
     baseline: str = "vicuna-sim-base",
     seed: int = 0,
 ) -> JudgeSimulation:
@@ -106,6 +107,11 @@ def simulate_judges(
     tie_rate : float in [0, 1], default 0.2
     strength_sd : float, default 0.7
         SD of the models' true strengths θ (baseline 0).
+    answer_sd : float, default 0.0
+        SD of a per-answer quality u ~ Normal(0, answer_sd) added to θ of that answer and
+        shared by both orders and every judge: calls on a prompt are then correlated. With
+        ``answer_sd > 0`` the coefficients above are conditional on u; the battle fit
+        estimates marginal (attenuated) ones, equal across judges with equal coefficients.
     baseline : str
     seed : int
 
@@ -117,6 +123,8 @@ def simulate_judges(
         raise ParameterError(f"The 'n_models' parameter must be an int >= 1. Got {n_models!r}.")
     if not isinstance(n_prompts, int) or n_prompts < 2:
         raise ParameterError(f"The 'n_prompts' parameter must be an int >= 2. Got {n_prompts!r}.")
+    if not (isinstance(answer_sd, (int, float)) and answer_sd >= 0):
+        raise ParameterError(f"The 'answer_sd' parameter must be >= 0. Got {answer_sd!r}.")
     if not (isinstance(tie_rate, (int, float)) and 0 <= tie_rate <= 1):
         raise ParameterError(f"The 'tie_rate' parameter must be in [0, 1]. Got {tie_rate!r}.")
     judges = tuple(judges)
@@ -148,6 +156,10 @@ def simulate_judges(
     len_b = np.where(a_is_model, len_base, len_m)
     th = np.array([theta[m] for m in models])
     theta_m = np.repeat(th, n_prompts * 2)
+    if answer_sd > 0:  # drawn only then: the default (answer_sd=0) keeps its draws
+        u = {m: rng.normal(0.0, answer_sd, n_prompts) for m in names}
+        u_model = np.concatenate([np.tile(u[m], 2) for m in models])
+        theta_m = theta_m + u_model - np.tile(u[baseline], 2 * n_models)
     diff = np.where(a_is_model, theta_m, -theta_m)
     parts = []
     for j in judges:
