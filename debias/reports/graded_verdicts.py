@@ -88,6 +88,9 @@ class GradedVerdicts:
     anchor : str
     definition : str
     fit, fit_controlled : OrdinalFit
+        The mirrored fits (without and with style terms). Their ``cov`` (the sandwich) is the
+        constrained model's; their ``cov_model`` is not (the mirror images make the
+        antisymmetric directions of the cut points look estimated): use ``cov``.
     """
 
     table: pd.DataFrame
