@@ -46,11 +46,11 @@ TIMEOUT = 3600
 
 GOALS = {
     "fitting": 100.0,  # x faster
-    "e2e": 4.0,  # x faster
+    "e2e": 6.0,  # x faster (issue 11)
     "stage1": 3.0,  # s
     "bootstrap": 60.0,  # s
     "scale_time": 30.0,  # s at 1000 models x 805 instructions
-    "scale_mem_gb": 4.0,  # GB peak
+    "scale_mem_gb": 2.5,  # GB peak (issue 11)
     "linear_slope": 1.15,  # log-log slope of time/memory vs size between the two largest sizes
 }
 
@@ -353,6 +353,7 @@ def e2e_breakdown_rows(results: dict) -> list[dict]:
         "fit": "rest of fit(): checks, per-model result objects",
         "lc_sandwich.design": "counterfactual design",
         "lc_sandwich": "LC + sandwich SE (avg_predictions)",
+        "degenerate": "degenerate-submission check (flag_models, 45 models)",
     }
     for k, what in names.items():
         if k in st:
@@ -502,7 +503,7 @@ def section_scaling(args, table: Table, results: dict) -> list[dict]:
         table.add(
             "  ... peak memory (RSS, incl. the loaded data)",
             f"{b['_peak'] / 1024**2:.2f} GB",
-            goal=f"<= {GOALS['scale_mem_gb']:.0f} GB",
+            goal=f"<= {GOALS['scale_mem_gb']:g} GB",
             met=(b["_peak"] / 1024**2 <= GOALS["scale_mem_gb"]) if full else None,
             note=f"data alone {float(b['RSS loaded MB']) / 1024:.2f} GB; fit's own "
             f"{b['_own'] / 1024**2:.2f} GB",

@@ -345,15 +345,18 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, Estimator
         w = np.ones(len(y))
         no_verdict = np.isnan(y)  # only with solver="alpaca_eval" (see in_rows)
         y[no_verdict], w[no_verdict] = 0.5, 0.0
-        Xf = X[is_fit]
-        instr = rows["instruction"].to_numpy()[is_fit]
-        frame_fit = frame[is_fit]
+        if is_fit.all():  # no baseline rows: no copies
+            Xf, instr, frame_fit = X, rows["instruction"].to_numpy(), frame
+        else:
+            Xf, frame_fit = X[is_fit], frame[is_fit]
+            instr = rows["instruction"].to_numpy()[is_fit]
 
         self._stage2_data_ = (Xf, y, w, group, fit_models, Xr, reg_rows)
         if self.progress:
             print(f"stage 2: fitting {len(fit_models)} models ({self.solver})…", file=sys.stderr)
         coef, hess, conv, fixed = self._stage2(Xf, y, w, group, fit_models, Xr, reg_rows)
         self.results_ = {}
+        columns = pd.Index(self.columns_)  # one index shared by every model's coefficients
         bounds = self._bounds_arrays(len(self.columns_)) if self.bounds else (None, None)
         # each model's rows: a slice (views, no copies) when they come grouped by model
         for g, (m, idx) in enumerate(
@@ -362,7 +365,7 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, Estimator
             self.results_[m] = ModelResults(
                 model=m,
                 baseline=baseline,
-                params=pd.Series(coef[g], index=self.columns_),
+                params=pd.Series(coef[g], index=columns),
                 frame=frame_fit.iloc[idx],
                 instructions=instr[idx],
                 y=y[idx],
@@ -395,15 +398,11 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, Estimator
             for res in self.results_.values():
                 res.two_stage = provider
         self.models_ = models
-        self.params_ = pd.DataFrame(
-            [
-                self.results_[m].params
-                if m in self.results_
-                else pd.Series(0.0, index=self.columns_)
-                for m in models
-            ],
-            index=pd.Index(models, name="model"),
-        )
+        table = np.zeros((len(models), len(columns)))  # the baseline's row: 0 by definition
+        for i, m in enumerate(models):
+            if m in self.results_:
+                table[i] = self.results_[m].params.to_numpy()
+        self.params_ = pd.DataFrame(table, index=pd.Index(models, name="model"), columns=columns)
         return self
 
     # ------------------------------------------------------------------ pieces

@@ -100,7 +100,7 @@ class DifficultyMixin:
                 "baseline; load a difficulty file or use difficulty='none'."
             )
         frame = model_frame(r, spec1, None, f)
-        X = Design(spec1, frame).matrix(frame, 1.0)
+        X = Design(spec1, frame).training_matrix(1.0)  # the pass that fitted the transforms
         mcodes, _ = pd.factorize(r["model"])
         order = comparisons.instruction_order or ()
         seen = [str(i) for i in pd.unique(r["instruction"])]
