@@ -42,7 +42,8 @@ def test_vectorised_similarity_equals_python_sets(seed):
 
 def test_vectorised_similarity_falls_back_on_a_huge_alphabet():
     # more than ~6,200 distinct characters do not fit five to an int64: Python sets
-    texts = ["".join(chr(0x4E00 + (1500 * k + i) % 9000) for i in range(1500)) for k in range(12)]
+    width = deg._MAX_CHARS
+    texts = ["".join(chr(0x4E00 + (width * k + i) % 9000) for i in range(width)) for k in range(12)]
     assert deg._distinct_shingle_codes(texts) is None
     assert deg._mean_similarity(texts, 30) == pytest.approx(_reference_similarity(texts, 30))
 

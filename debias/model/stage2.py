@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from debias.errors import DataWarning, FitWarning, InputError, ParameterError
 from debias.model.families import BINOMIAL_LOGIT
@@ -132,6 +131,8 @@ class Stage2Mixin:
         self._stage2_status_ = status
         it = range(G)
         if self.progress:
+            from tqdm.auto import tqdm
+
             it = tqdm(it, desc=f"fitting ({self.solver})", unit="model")
         for g in it:
             sel = group == g

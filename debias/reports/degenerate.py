@@ -7,8 +7,9 @@ length or style correction:
 - **Near-identical answers.** The model answers (nearly) every prompt with one
   fixed text. Measured by the share of answers equal to the most common one
   after normalisation (case, whitespace), and by the mean character 5-gram
-  Jaccard similarity of a fixed random sample of pairs of answers to different
-  prompts.
+  Jaccard similarity of a fixed random sample of 100 pairs of answers to different
+  prompts (each answer's first 1,000 characters; the sample's standard error is about
+  0.002 on honest models, far below the threshold's margin).
 - **Prompt-injection markers.** Answers carrying text aimed at the judge, not
   the user: instructions to the judge, the judge's verdict formats, or chat
   role tags (:data:`INJECTION_MARKERS`).
@@ -18,7 +19,7 @@ The thresholds (:data:`IDENTICAL_SHARE` 25%, :data:`SIMILARITY` 0.5,
 AlpacaEval 2.0 results (judge ``weighted_alpaca_eval_gpt4_turbo``): there the
 largest share of identical answers is 2.7% (22 of 805, ``gpt4_gamed``, whose
 answers are truncated to a few characters), the largest mean pairwise similarity
-0.039 and the largest share of answers with a marker 0.12% (1 of 805: "you must
+0.029 and the largest share of answers with a marker 0.12% (1 of 805: "you must
 choose what is best for you"); none is flagged (``tests/test_degenerate.py``). A
 submission answering every prompt with one string scores 100%, 1.0 and, with a
 marker in it, 100%.
@@ -99,7 +100,7 @@ _ANY_KEY = "|".join(_KEY_PATTERN.values())
 #: (honest AlpacaEval models: at most 2.7%).
 IDENTICAL_SHARE = 0.25
 #: Flag when the mean character 5-gram Jaccard similarity of pairs of answers to
-#: different prompts is at least this (honest AlpacaEval models: at most 0.039).
+#: different prompts is at least this (honest AlpacaEval models: at most 0.029).
 SIMILARITY = 0.5
 #: Flag when at least this share of a model's answers carry an injection marker
 #: (honest AlpacaEval models: at most 0.12%).
@@ -107,10 +108,12 @@ INJECTION_SHARE = 0.05
 #: Fewer answers than this say nothing about answers repeating across prompts: no
 #: near-identical flag (injection markers are still flagged).
 MIN_ANSWERS = 10
-#: Pairs of answers sampled for the similarity (fixed seed: deterministic).
-N_PAIRS = 200
+#: Pairs of answers sampled for the similarity (fixed seed: deterministic). 100 pairs of the
+#: first 1,000 characters (200 pairs of 2,000 before: the same flags on the 46 AlpacaEval
+#: models, largest similarity 0.034 then, 0.029 now, at a third of the time).
+N_PAIRS = 100
 _SHINGLE = 5
-_MAX_CHARS = 2000  # each answer's first characters used for the similarity (bounded time)
+_MAX_CHARS = 1000  # each answer's first characters used for the similarity (bounded time)
 
 
 def _normalise(text: str) -> str:
@@ -142,26 +145,34 @@ def _markers_of(low: str) -> list[str]:
     return [label for label, keys, rx in _MARKERS if any(k in low for k in keys) and rx.search(low)]
 
 
-def _markers_per_text(low: list[str]) -> list[list[str]]:
-    """:func:`injection_markers` of each lower-cased text (same labels): RE2 passes (pyarrow)
-    find the texts holding any marker's key, then each marker's keys among those; the
-    marker's regex runs only on the texts holding one of its keys."""
+def _arrow_texts(texts: list[str]):
+    """``texts`` as a pyarrow array, or None (no pyarrow, or a text that is not valid
+    Unicode, e.g. a lone surrogate: the callers then use plain Python)."""
     try:
         import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pragma: no cover - pandas' string columns bring pyarrow
+
+        return pa.array(texts, type=pa.large_string())
+    except Exception:  # any failure (not Unicode, no pyarrow): the Python path
+        return None
+
+
+def _markers_per_text(low: list[str], arrow=None) -> list[list[str]]:
+    """:func:`injection_markers` of each lower-cased text (same labels): RE2 passes (pyarrow)
+    find the texts holding any marker's key, then each marker's keys among those; the
+    marker's regex runs only on the texts holding one of its keys. ``arrow``: ``low`` as a
+    pyarrow array (:func:`_arrow_texts`)."""
+    arrow = _arrow_texts(low) if arrow is None else arrow
+    if arrow is None:
         return [_markers_of(t) for t in low]
-    try:
-        texts = pa.array(low, type=pa.large_string())
-        rows = np.flatnonzero(pc.match_substring_regex(texts, _ANY_KEY).to_numpy(False))
-        some = texts.take(pa.array(rows))
-        keyed = [
-            rows[pc.match_substring_regex(some, _KEY_PATTERN[label]).to_numpy(False)]
-            for label, _, _ in _MARKERS
-        ]
-    except (ValueError, TypeError, UnicodeError, pa.ArrowException):
-        # e.g. a lone surrogate (not UTF-8): the plain per-text check
-        return [_markers_of(t) for t in low]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(pc.match_substring_regex(arrow, _ANY_KEY).to_numpy(False))
+    some = arrow.take(pa.array(rows, type=pa.int64()))
+    keyed = [
+        rows[pc.match_substring_regex(some, _KEY_PATTERN[label]).to_numpy(False)]
+        for label, _, _ in _MARKERS
+    ]
     found: list[list[str]] = [[] for _ in low]
     for (label, _, rx), where in zip(_MARKERS, keyed, strict=True):
         for t in where:
@@ -251,7 +262,7 @@ def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
     ----------
     outputs : sequence of str
         The model's answers, one per prompt.
-    n_pairs : int, default 200
+    n_pairs : int, default 100
         Random pairs of answers (fixed seed) for the mean similarity.
 
     Returns
@@ -274,10 +285,11 @@ def answer_statistics(outputs, n_pairs: int = N_PAIRS) -> dict:
     if n == 0:
         raise InputError("answer_statistics() got no answers.")
     low = _lowered(texts)
+    arrow = _arrow_texts(low)
     answered = [t for t in (" ".join(t.split()) for t in low) if t]  # empty: no answer
     counts = pd.Series(answered, dtype=object).value_counts()
     top = int(counts.iloc[0]) if len(counts) else 0
-    found = _markers_per_text(low)
+    found = _markers_per_text(low, arrow)
     markers: dict[str, int] = {}
     for labels in found:
         for label in labels:
