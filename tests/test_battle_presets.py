@@ -214,6 +214,14 @@ def test_compare_presets_one_tidy_frame():
     anchor = frame["anchor"].iloc[0]
     anchored = scores[(scores["name"] == anchor) & (scores["preset"] != "debias")]
     np.testing.assert_allclose(anchored["estimate"], 50.0)
+    # 50 by definition: no interval (never a zero-width or made-up one)
+    assert anchored["conf_low"].isna().all() and anchored["conf_high"].isna().all()
+    others = scores[scores["name"] != anchor]
+    assert (others["conf_low"] < others["conf_high"]).all()
+    wald = others[others["preset"].isin(["arena_rank", "debias"])]
+    assert (wald["conf_low"] < wald["estimate"]).all() and (
+        wald["estimate"] < wald["conf_high"]
+    ).all()
 
 
 def test_style_presets_recover_a_known_style_effect():

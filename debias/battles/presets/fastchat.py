@@ -95,6 +95,7 @@ def fastchat_elo(
 
     coef = np.zeros(0)
     c_low = c_high = None
+    boot_r = np.zeros((0, len(d.models)))
     if method == "online":
         rating = _online_elo(d, k_factor)
         low = high = np.full(len(d.models), np.nan)
@@ -121,19 +122,22 @@ def fastchat_elo(
                 warnings.simplefilter("ignore", FitWarning)
                 t, _, _ = fit_bt(BattleRows(d.models, d.a, d.b, d.y, counts, d.frame), x)
             boot.append(np.where(present, anchor_fn(1000.0 + ELO_SCALE * t), np.nan))
-        low, high = percentiles(np.array(boot).reshape(n_boot, m), level)
+        boot_r = np.array(boot).reshape(n_boot, m)
+        low, high = percentiles(boot_r, level)
         note = ""
     theta = (rating - np.mean(rating)) / ELO_SCALE
 
     def scores():
+        # FastChat reports ratings only: the score interval is the percentile interval of
+        # each replicate's win rate against the anchor (the anchor's own uncertainty included)
         j = d.models.index(anchor)
-        return (
-            winrate_vs(rating, rating[j]),
-            winrate_vs(low, rating[j]),
-            winrate_vs(high, rating[j]),
-        )
+        s_low, s_high = percentiles(winrate_vs(boot_r, boot_r[:, [j]]), level)
+        return winrate_vs(rating, rating[j]), s_low, s_high
 
     table = result_table(d, theta, rating, low, high, anchor, scores, note)
+    if anchor is not None:
+        table.loc[table["model"] == anchor, ["score_low", "score_high"]] = np.nan
+        table.loc[table["model"] == anchor, "note"] = "the anchor (50 by definition)"
     coefs = coef_frame(features, coef, c_low, c_high)
     what = (
         f"online Elo (K={k_factor:g}, row order)"
