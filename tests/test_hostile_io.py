@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from debias.errors import DataWarning, DebiasError, InputError
-from debias.io import download_alpaca_eval, read_alpaca_eval, read_judgments
+from debias.io import download_alpaca_eval, read_alpaca_eval, read_comparisons
 from debias.io.regularization import read_regularization
 from debias.model.difficulty import Difficulty
 
@@ -75,7 +75,7 @@ def alpaca_file(rows_or_bytes, pattern, **read_kw):
 def table(name: str, content, pattern, **read_kw):
     def build(tmp: Path):
         f = _write(tmp / name, content)
-        return (lambda: read_judgments(f, **read_kw)), pattern, str(f)
+        return (lambda: read_comparisons(f, **read_kw)), pattern, str(f)
 
     return build
 
@@ -113,7 +113,7 @@ def gzip_bomb(kind: str):
             f = _bomb(tmp, "results/m/judge/annotations.json.gz")
             return (lambda: read_alpaca_eval(f)), r"decompresses to more than the cap", str(f)
         f = _bomb(tmp, "table.jsonl.gz")
-        return (lambda: read_judgments(f)), r"decompresses to more than the cap", str(f)
+        return (lambda: read_comparisons(f)), r"decompresses to more than the cap", str(f)
 
     return build
 
@@ -128,14 +128,16 @@ def fifo(reader: str):
     def build(tmp: Path):
         f = tmp / ("annotations.json" if reader == "alpaca" else "table.csv")
         os.mkfifo(f)
-        call = (lambda: read_alpaca_eval(f)) if reader == "alpaca" else (lambda: read_judgments(f))
+        call = (
+            (lambda: read_alpaca_eval(f)) if reader == "alpaca" else (lambda: read_comparisons(f))
+        )
         return call, r"named pipe \(FIFO\); only regular files", str(f)
 
     return build
 
 
 def device(tmp: Path):
-    return (lambda: read_judgments("/dev/zero", format="csv")), "is a device", "/dev/zero"
+    return (lambda: read_comparisons("/dev/zero", format="csv")), "is a device", "/dev/zero"
 
 
 def unix_socket(tmp: Path):
@@ -144,7 +146,7 @@ def unix_socket(tmp: Path):
     f = tmp / "s.csv"
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(f))
-    return (lambda: (read_judgments(f), sock)), "is a socket", str(f)
+    return (lambda: (read_comparisons(f), sock)), "is a socket", str(f)
 
 
 def dangling_symlink(tmp: Path):
@@ -174,7 +176,7 @@ def unknown_model(tmp: Path):
 
 def deep_jsonl(tmp: Path):
     f = _write(tmp / "deep.jsonl", _deep() + b"\n")
-    return (lambda: read_judgments(f)), "nested too deeply", str(f)
+    return (lambda: read_comparisons(f)), "nested too deeply", str(f)
 
 
 HOSTILE = {
@@ -390,7 +392,7 @@ def test_verdict_words_and_labels_read_as_probabilities(tmp_path):
         tmp_path / "v.tsv",
         "instruction\tmodel\tpreference\nq1\tm\tMODEL\nq2\tm\tTie\nq3\tm\tbaseline\nq4\tm\t1\nq5\tm\t0\n",
     )
-    comps = read_judgments(f, baseline="b")
+    comps = read_comparisons(f, baseline="b")
     assert comps.win_rates()["win_rate"].iloc[0] == pytest.approx(100 * (1 + 0.5 + 0 + 1 + 0) / 5)
 
 

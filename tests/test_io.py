@@ -24,7 +24,7 @@ from debias.io import (
     normalise_column_name,
     read_alpaca_eval,
     read_benchmarks,
-    read_judgments,
+    read_comparisons,
     read_leaderboard,
     read_model_outputs,
     write_annotations,
@@ -533,7 +533,7 @@ def test_read_judgments_formats(tmp_path, suffix):
         TABLE.to_parquet(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        comps = read_judgments(path, MAPPING, baseline="gpt4", judge="j1")
+        comps = read_comparisons(path, MAPPING, baseline="gpt4", judge="j1")
     d = comps.data
     assert list(d.instruction) == ["q1", "q2", "NA", "007"]  # text stays text
     assert d.output_model.iloc[2] == "N/A"
@@ -551,36 +551,36 @@ def test_read_judgments_alpaca_scale_and_format_override(tmp_path):
     pd.DataFrame(
         {"instruction": ["a", "b"], "model": "m", "baseline": "b", "preference": [2, 1.5]}
     ).to_csv(path, index=False)
-    comps = read_judgments(path, preference_scale="alpaca_eval", format="csv")
+    comps = read_comparisons(path, preference_scale="alpaca_eval", format="csv")
     assert list(comps.data.preference) == [1.0, 0.5]
     with pytest.raises(InputError, match="unknown table suffix") as exc:
-        read_judgments(path)
+        read_comparisons(path)
     _assert_one_line(exc, str(path), "format=")
 
 
 def test_read_judgments_errors_name_the_file(tmp_path):
     with pytest.raises(InputError, match="file not found") as exc:
-        read_judgments(tmp_path / "none.csv")
+        read_comparisons(tmp_path / "none.csv")
     _assert_one_line(exc, "none.csv")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "a"}\n{oops\n')
     with pytest.raises(InputError, match="line 2") as exc:
-        read_judgments(bad)
+        read_comparisons(bad)
     _assert_one_line(exc, str(bad))
     cols = tmp_path / "cols.csv"
     cols.write_text("prompt,model,pref\nq,m,1\n")
     with pytest.raises(InputError, match="missing required column") as exc:
-        read_judgments(cols)
+        read_comparisons(cols)
     assert str(cols) in str(exc.value)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(InputError) as exc:
-        read_judgments(empty)
+        read_comparisons(empty)
     _assert_one_line(exc, str(empty))
     rng = tmp_path / "range.csv"
     rng.write_text("instruction,model,baseline,preference\nq,m,b,2\n")
     with pytest.raises(InputError, match="out of range") as exc:
-        read_judgments(rng)
+        read_comparisons(rng)
     assert str(rng) in str(exc.value)
 
 

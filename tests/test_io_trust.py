@@ -17,7 +17,7 @@ import pytest
 
 from debias import Comparisons
 from debias.errors import DataWarning, InputError, ParameterError
-from debias.io import read_alpaca_eval, read_judgments, read_leaderboard
+from debias.io import read_alpaca_eval, read_comparisons, read_leaderboard
 from debias.io.alpaca_eval import load_json_list
 from debias.reports.leaderboard import load_comparisons
 from debias.simulate import simulate, write_alpaca_eval_tree
@@ -221,11 +221,11 @@ def test_dataframe_and_comparisons_sources(sim_tree):
 def test_verdict_words_and_constant_baseline(tmp_path):
     f = tmp_path / "v.csv"
     f.write_text("instruction,model,preference\nq1,m,Model\nq2,m,tie\nq3,m, baseline \nq4,m,1\n")
-    comps = read_judgments(f, baseline="gpt4")
+    comps = read_comparisons(f, baseline="gpt4")
     assert comps.data["preference"].tolist() == [1.0, 0.5, 0.0, 1.0]
     g = tmp_path / "a.csv"
     g.write_text("instruction,model,preference\nq1,m,2\nq2,m,tie\nq3,m,1.25\n")
-    comps = read_judgments(g, baseline="gpt4", preference_scale="alpaca_eval")
+    comps = read_comparisons(g, baseline="gpt4", preference_scale="alpaca_eval")
     assert comps.data["preference"].tolist() == [1.0, 0.5, 0.25]
 
 

@@ -59,7 +59,7 @@ def input_paths(args: argparse.Namespace) -> list:
 
 
 # --------------------------------------------------------------------------- reading
-def read_judgments(args: argparse.Namespace):
+def read_comparisons(args: argparse.Namespace):
     """The judgments the command works on; a wrong --models/--exclude name fails before any fit."""
     from debias.reports.leaderboard import load_comparisons
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from debias.cli.common import check_table_out, check_writable, input_paths, note, read_judgments
+from debias.cli.common import check_table_out, check_writable, input_paths, note, read_comparisons
 from debias.cli.options import counterfactual_at, describe_at, model_kwargs
 from debias.errors import InputError, ParameterError
 
@@ -24,7 +24,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
         check_not_input(args.save_difficulty, input_paths(args), "--save-difficulty")
     n_jobs = _n_jobs(args)
     at = counterfactual_at(args)
-    comps = read_judgments(args)
+    comps = read_comparisons(args)
     if args.se == "bootstrap":
         note(args, f"bootstrap: {args.n_boot} replicates after the fit ({n_jobs} worker(s))")
     se = dict(se=args.se, level=args.level, n_boot=args.n_boot, seed=args.seed, n_jobs=n_jobs)
@@ -97,7 +97,7 @@ def cmd_matrix(args: argparse.Namespace) -> None:
 
     check_table_out(args, args.out)
     at = counterfactual_at(args)
-    comps = read_judgments(args)
+    comps = read_comparisons(args)
     _, fit = leaderboard_fit(comps, **model_kwargs(args), se="sem", progress=not args.quiet)
     note(args, "computing the win-rate matrix…")
     matrix = winrate_matrix(fit, args.models, at=at)
@@ -133,7 +133,7 @@ def cmd_difficulty(args: argparse.Namespace) -> None:
     from debias.atomic import check_not_input
 
     check_not_input(args.out, input_paths(args))
-    comps = read_judgments(args)
+    comps = read_comparisons(args)
     preset = args.preset or (None if args.formula else "length_controlled_noreg")
     glm = PreferenceGLM(
         formula=args.formula, preset=preset, difficulty="fit", progress=not args.quiet

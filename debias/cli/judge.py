@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from debias.cli.common import check_replaceable, check_writable, input_paths, note, read_judgments
+from debias.cli.common import check_replaceable, check_writable, input_paths, note, read_comparisons
 from debias.cli.fitting import caption
 from debias.errors import ParameterError
 
@@ -26,7 +26,7 @@ def cmd_audit(args: argparse.Namespace) -> None:
     if is_battle_data(args):
         return cmd_battle_audit(args)
     model = _audit_model(args)
-    comps = read_judgments(args)
+    comps = read_comparisons(args)
     report = audit(comps, **model, level=args.level, out=None, progress=not args.quiet)
     note(args, f"writing {args.out}…")
     report.write(args.out)

@@ -1,7 +1,10 @@
-"""Readers and writers: AlpacaEval trees, generic judgment tables, downloads.
+"""Readers and writers: AlpacaEval trees, judge files of any layout, tables, downloads.
 
-Every reader returns validated :class:`~debias.data.Comparisons` (or a plain
-DataFrame for side tables) and raises :class:`~debias.errors.InputError` with a
+:func:`read_judgments` reads the judge layouts of :mod:`debias.io.judges` (Arena-Hard,
+FastChat / MT-Bench, Vicuna-80, single grades, battle tables; detected) into
+:class:`~debias.judgments.Judgments`; the AlpacaEval readers and
+:func:`read_comparisons` (a table of fixed-baseline preferences) return validated
+:class:`~debias.data.Comparisons` (or a plain DataFrame for side tables). Every reader raises :class:`~debias.errors.InputError` with a
 one-line message naming the file when the data is malformed. Every file is read
 through :mod:`debias.io.safe_read`: regular files only, gzip streamed and capped
 (2 GiB per file or ``$DEBIAS_MAX_FILE_BYTES``; more than 200-fold inflation is
@@ -18,8 +21,9 @@ from debias.io.alpaca_eval import (
     write_annotations,
 )
 from debias.io.download import DEFAULT_BASE_URL, download_alpaca_eval
+from debias.io.judges import read_judgments
 from debias.io.model_inputs import read_difficulty, read_model_inputs
-from debias.io.tables import read_judgments
+from debias.io.tables import read_comparisons
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -27,6 +31,7 @@ __all__ = [
     "normalise_column_name",
     "read_alpaca_eval",
     "read_benchmarks",
+    "read_comparisons",
     "read_difficulty",
     "read_judgments",
     "read_leaderboard",

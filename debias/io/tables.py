@@ -30,7 +30,7 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-#: Every suffix :func:`read_judgments` recognises (``.gz`` may follow a text format).
+#: Every suffix :func:`read_comparisons` recognises (``.gz`` may follow a text format).
 TABLE_SUFFIXES: tuple[str, ...] = tuple(_SUFFIXES) + tuple(
     s + ".gz" for s, f in _SUFFIXES.items() if f != "parquet"
 )
@@ -110,7 +110,7 @@ def _read_table(path: Path, fmt: str, preference_column: str) -> pd.DataFrame:
         raise InputError(f"{path}: cannot be read as {fmt} ({first_line(exc)}).") from None
 
 
-def read_judgments(
+def read_comparisons(
     path: str | os.PathLike,
     mapping: Mapping[str, str] | None = None,
     *,
@@ -155,7 +155,7 @@ def read_judgments(
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "judgments.csv"
     >>> _ = f.write_text("prompt,model,verdict\\nq1,m,model\\nq2,m,tie\\n")
-    >>> comps = read_judgments(f, {"prompt": "instruction", "verdict": "preference"},
+    >>> comps = read_comparisons(f, {"prompt": "instruction", "verdict": "preference"},
     ...                        baseline="gpt4")
     >>> comps.win_rates()[["model", "baseline", "win_rate"]]
       model baseline  win_rate

@@ -50,7 +50,7 @@ def load_comparisons(
         A Comparisons (passed through), a DataFrame (validated by
         :meth:`Comparisons.from_dataframe`), a table file (``.csv .tsv .jsonl
         .ndjson .json .parquet .pq``, text ones optionally ``.gz``: read by
-        :func:`debias.io.read_judgments`), or an AlpacaEval tree / annotation
+        :func:`debias.io.read_comparisons`), or an AlpacaEval tree / annotation
         file(s) (:func:`debias.io.read_alpaca_eval`). A ``.json[.gz]`` file is read
         as AlpacaEval annotations unless ``mapping=`` or
         ``preference_scale="probability"`` is given (then as a table of records).
@@ -79,7 +79,7 @@ def load_comparisons(
     """
     import pandas as pd
 
-    from debias.io import read_alpaca_eval, read_judgments
+    from debias.io import read_alpaca_eval, read_comparisons
     from debias.io.tables import table_format
     from debias.io.tree import as_names
 
@@ -93,7 +93,7 @@ def load_comparisons(
     elif (fmt := table_format(source) if isinstance(source, (str, Path)) else None) and (
         fmt != "json" or mapping is not None or preference_scale == "probability"
     ):
-        comps = read_judgments(source, baseline=baseline, **table_options)
+        comps = read_comparisons(source, baseline=baseline, **table_options)
         baseline = None
     else:
         if mapping is not None or preference_scale not in (None, "alpaca_eval"):
