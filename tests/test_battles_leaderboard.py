@@ -336,3 +336,40 @@ def test_estimator_bad_settings_are_one_line():
         BradleyTerry(alpha=1.0).fit(sim.battles)
     with pytest.raises(InputError, match="no columns length_a/length_b; pass judgments="):
         BradleyTerry(features=("length",)).fit(sim.battles)
+
+
+def test_a_feature_that_never_varies_is_left_out_with_a_warning():
+    """No answer has a header: the default features must not stop the fit; the feature is
+    dropped, said in a warning and in the report, and the fit equals the one without it."""
+    from debias.battles.leaderboard import battle_leaderboard
+    from debias.errors import FitWarning
+    from debias.simulate import simulate_arena
+
+    sim = simulate_arena(n_models=5, n_prompts=300, n_battles=3000, seed=3)
+    battles = sim.battles.assign(headers_a=0, headers_b=0)
+    with pytest.warns(FitWarning, match="'headers' are the same in every battle"):
+        table, report = battle_leaderboard(battles, features=("tokens", "headers"))
+    assert report.features == ("tokens",) and report.dropped_features == ("headers",)
+    assert "Left out (the same in every battle): headers." in report.to_text()
+    alone, _ = battle_leaderboard(sim.battles, features=("tokens",))
+    np.testing.assert_allclose(
+        table["controlled_score"].to_numpy(float), alone["controlled_score"].to_numpy(float)
+    )
+
+
+def test_score_interval_is_the_strength_interval_mapped_to_a_win_rate():
+    """A weak model's score interval stays inside (0, 100) without clipping: it is the
+    interval of its rating difference to the anchor mapped through the logistic curve."""
+    from debias.battles.results import ELO_PER_LOGIT
+
+    sim = simulate_arena(n_models=4, n_prompts=200, n_battles=1500, seed=5)
+    bt = BradleyTerry(features=()).fit(sim.battles)
+    anchor = bt.models_[0]
+    scores = bt.results_.scores(anchor).set_index("model")
+    ratings = bt.results_.ratings(anchor).set_index("model")
+    for model in bt.models_[1:]:
+        d_low = (ratings.loc[model, "conf_low"] - 1000) / ELO_PER_LOGIT
+        d_high = (ratings.loc[model, "conf_high"] - 1000) / ELO_PER_LOGIT
+        assert scores.loc[model, "conf_low"] == pytest.approx(100 * expit(d_low), rel=1e-9)
+        assert scores.loc[model, "conf_high"] == pytest.approx(100 * expit(d_high), rel=1e-9)
+        assert 0 < scores.loc[model, "conf_low"] < scores.loc[model, "estimate"]

@@ -11,6 +11,7 @@ in one table, :data:`BRADLEY_TERRY_CONSTRAINTS` (the house style of
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from sklearn.base import BaseEstimator
 
 from debias.battles.inference import bootstrap
 from debias.battles.results import BattleResults
-from debias.errors import InputError, ParameterError
+from debias.errors import FitWarning, InputError, ParameterError
 from debias.model.params import (
     BOOL,
     MAX_BOOT,
@@ -98,6 +99,9 @@ class BradleyTerry(BaseEstimator):
     ----------
     models_ : tuple of str
     features_ : tuple of str
+        The style features fitted.
+    dropped_features_ : tuple of str
+        Features left out because they are the same in every battle (a warning says so).
     design_ : BattleDesign
         The battles with a verdict, with the style covariates.
     fit_ : BTFit
@@ -178,8 +182,7 @@ class BradleyTerry(BaseEstimator):
             )
         from debias.battles.design import battle_design
 
-        features = tuple(self.features)
-        frame = self._with_covariates(battles, judgments, features)
+        frame, features = self._with_covariates(battles, judgments, tuple(self.features))
         design = battle_design(frame, covariates=features)
         kept = frame.iloc[design.rows].reset_index(drop=True)  # rows with a verdict
         refit = Refit(features, design.models, self._fit_options(), with_plain=bool(features))
@@ -238,10 +241,13 @@ class BradleyTerry(BaseEstimator):
             "per_model_slopes": self.per_model_slopes,
         }
 
-    def _with_covariates(self, battles, judgments, features) -> pd.DataFrame:
-        """The battles with one covariate column per feature (named as the feature)."""
+    def _with_covariates(self, battles, judgments, features) -> tuple[pd.DataFrame, tuple]:
+        """The battles with one covariate column per feature (named as the feature), and the
+        features kept: one that is the same in every battle (no answer has a header, say)
+        carries no information and is left out with a warning instead of stopping the fit."""
+        self.dropped_features_ = ()
         if not features:
-            return battles
+            return battles, features
         from debias.battles.style import add_answer_features, style_covariates
 
         absent = [f for f in features if f"{f}_a" not in battles or f"{f}_b" not in battles]
@@ -254,11 +260,30 @@ class BradleyTerry(BaseEstimator):
         source = (
             add_answer_features(battles, judgments, features=tuple(absent)) if absent else battles
         )
+        raw = style_covariates(source, features, transform=self.transform, scale=False)
+        used = raw["outcome"].notna().to_numpy() if "outcome" in raw else slice(None)
+        constant = tuple(f for f in features if not _varies(raw[f].to_numpy()[used]))
+        if constant:
+            warnings.warn(
+                f"battles: the style feature(s) {', '.join(map(repr, constant))} are the same "
+                "in every battle, so they carry no information: left out of the style terms.",
+                FitWarning,
+                stacklevel=3,
+            )
+            self.dropped_features_ = constant
+            features = tuple(f for f in features if f not in constant)
+            if not features:
+                return battles, features
         covariates = style_covariates(
             source, features, transform=self.transform, scale=self.scale, center=self.center
         )
         clash = [f for f in features if f in battles.columns]
-        return battles.drop(columns=clash).assign(**{f: covariates[f].to_numpy() for f in features})
+        frame = battles.drop(columns=clash)
+        return frame.assign(**{f: covariates[f].to_numpy() for f in features}), features
+
+
+def _varies(values: np.ndarray) -> bool:
+    return len(values) > 0 and bool(values.max() > values.min())
 
 
 def _without_covariates(design):

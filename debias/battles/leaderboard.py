@@ -85,6 +85,7 @@ class BattleReport:
     penalized: bool
     problems: dict = field(default_factory=dict)
     converged: bool = True
+    dropped_features: tuple[str, ...] = ()
 
     def coefficients_frame(self) -> pd.DataFrame:
         """The style coefficients for ``--coef-out``: the table plus ``level``, the effect
@@ -135,6 +136,10 @@ class BattleReport:
             lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         else:
             lines.append("No style features: the controlled columns are empty.")
+        if self.dropped_features:
+            lines.append(
+                f"Left out (the same in every battle): {', '.join(self.dropped_features)}."
+            )
         for model, why in self.problems.items():
             lines.append(f"Not estimated: {model}: {why}.")
         return "\n".join(lines)
@@ -300,4 +305,5 @@ def leaderboard_report(estimator: BradleyTerry, anchor: str | None = None) -> Ba
         penalized=bool(getattr(fit, "penalized", False)),
         problems=dict(getattr(fit, "problems", {}) or {}),
         converged=bool(fit.converged and estimator.plain_fit_.converged),
+        dropped_features=tuple(getattr(estimator, "dropped_features_", ())),
     )

@@ -193,27 +193,24 @@ class BattleResults:
         why = self._unsupported(a, b)
         if why:
             return np.nan, np.nan, np.nan, np.nan, why
+        value = lambda t: t[i] - t[j]  # noqa: E731
+
+        def gradient(t):
+            g = np.zeros_like(t)
+            g[i], g[j] = 1.0, -1.0
+            return g
+
+        if not score:
+            return self._summarise(value, gradient, scale)
         nu = self.nu
-        if score:
-            value = lambda t: expected_score(t[i] - t[j], nu)  # noqa: E731
-
-            def gradient(t):
-                g = np.zeros_like(t)
-                slope = expected_score_slope(t[i] - t[j], nu)
-                g[i], g[j] = slope, -slope
-                return g
-
-        else:
-            value = lambda t: t[i] - t[j]  # noqa: E731
-
-            def gradient(t):
-                g = np.zeros_like(t)
-                g[i], g[j] = 1.0, -1.0
-                return g
-
-        est, se, low, high, note = self._summarise(value, gradient, scale)
-        if score:  # a symmetric interval stays within [0, 100] (as avg_predictions')
-            low, high = max(low, 0.0), min(high, scale)
+        if self.cov_type == "bootstrap":  # percentiles and SD of the replicates' scores
+            return self._summarise(lambda t: expected_score(value(t), nu), gradient, scale)
+        # Wald: the interval of the strength difference mapped through the (monotone)
+        # expected score, inside (0, 100) without clipping; the SE by the delta method
+        d, d_se, d_low, d_high, note = self._summarise(value, gradient, 1.0)
+        est = scale * expected_score(d, nu)
+        se = scale * expected_score_slope(d, nu) * d_se
+        low, high = scale * expected_score(d_low, nu), scale * expected_score(d_high, nu)
         return est, se, low, high, note
 
     # ------------------------------------------------------------ the tables

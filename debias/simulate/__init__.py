@@ -84,16 +84,27 @@ Modules
 - :mod:`~debias.simulate.judge`: the judge (strengths, biases, verdicts) and the truth;
 - :mod:`~debias.simulate.settings`: checks of the settings;
 - :mod:`~debias.simulate.simulation`: :class:`Simulation` and :func:`simulate`;
-- :mod:`~debias.simulate.writer`: the AlpacaEval tree, through :mod:`debias.io.writer`.
+- :mod:`~debias.simulate.writer`: the AlpacaEval tree, through :mod:`debias.io.writer`;
+- :mod:`~debias.simulate.arena`: :func:`simulate_arena`, a Chatbot-Arena-like set of any-pair
+  battles with known strengths and style effects (millions of battles, no texts);
+- :mod:`~debias.simulate.position`: :func:`simulate_judges`, several judges with known
+  position bias, self-preference and length slopes on shared prompts;
+- :mod:`~debias.simulate.grades`: :func:`simulate_grades` (single-answer grades with known
+  cut points and grade-length slope) and :func:`simulate_graded_verdicts` (ordered pairwise
+  levels).
 """
 
 from __future__ import annotations
 
+from debias.simulate.arena import ArenaSimulation, simulate_arena
+from debias.simulate.grades import simulate_graded_verdicts, simulate_grades
 from debias.simulate.judge import population_lc_win_rate
+from debias.simulate.position import simulate_judges
 from debias.simulate.simulation import DEFAULT_BASELINE, DEFAULT_JUDGE, Simulation, simulate
 from debias.simulate.writer import annotation_records, baseline_outputs, write_alpaca_eval_tree
 
 __all__ = [
+    "ArenaSimulation",
     "DEFAULT_BASELINE",
     "DEFAULT_JUDGE",
     "Simulation",
@@ -101,5 +112,9 @@ __all__ = [
     "baseline_outputs",
     "population_lc_win_rate",
     "simulate",
+    "simulate_arena",
+    "simulate_graded_verdicts",
+    "simulate_grades",
+    "simulate_judges",
     "write_alpaca_eval_tree",
 ]
