@@ -3,7 +3,9 @@
 It fits two models on the same battles: without style terms (``strength``: what the judge
 prefers, style included) and with them (``controlled_strength``: the strength with every
 style term at zero, i.e. "the same style"), and the uncertainty of both (sandwich clustered by
-prompt, or a bootstrap over prompts whose replicates refit both). Its parameters are declared
+prompt, or a bootstrap over prompts whose replicates refit both). The terms are given as
+``features=`` (a tuple of style features) or as a ``formula=`` (:mod:`debias.battles.formula`:
+per-term transforms, battle columns and ``position``). Its parameters are declared
 in one table, :data:`BRADLEY_TERRY_CONSTRAINTS` (the house style of
 :mod:`debias.model.params`).
 """
@@ -17,12 +19,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from debias.battles.formula import Term, feature_terms, parse_battle_formula
 from debias.battles.inference import bootstrap
 from debias.battles.results import BattleResults
 from debias.errors import FitWarning, InputError, ParameterError
 from debias.model.params import (
     BOOL,
     MAX_BOOT,
+    NONE,
     NONNEGATIVE,
     InstanceOf,
     Interval,
@@ -35,7 +39,8 @@ TRANSFORMS = ("difference", "diff_over_sum", "diff_over_sum_plus1")
 ARENA_FEATURES = ("length", "headers", "lists", "bold")
 
 BRADLEY_TERRY_CONSTRAINTS: dict[str, list] = {
-    "features": [InstanceOf((tuple, list), "a tuple of feature names (() for none)")],
+    "features": [InstanceOf((tuple, list), "a tuple of feature names (() for none)"), NONE],
+    "formula": [InstanceOf((str,), "a formula str such as 'length + position'"), NONE],
     "transform": [Options(TRANSFORMS)],
     "scale": [BOOL],
     "center": [BOOL],
@@ -57,19 +62,32 @@ BRADLEY_TERRY_CONSTRAINTS: dict[str, list] = {
 class BradleyTerry(BaseEstimator):
     """Bradley–Terry over any pairs of models, with style control.
 
-    ``logit P(A beats B) = s_A − s_B + Σ_f β_f x_f`` with ``x_f`` the style covariate of
-    feature ``f`` signed A minus B (:func:`debias.battles.style.style_covariates`).
+    ``logit P(A beats B) = s_A − s_B + Σ_t β_t x_t`` with ``x_t`` the covariate of term
+    ``t`` signed A minus B: a style feature (:func:`debias.battles.style.style_covariates`),
+    a battle column, or ``position`` (+1 when A was shown first, −1 when second, 0 when
+    unknown). The controlled strengths and scores set every term to zero: the same style
+    and, with ``position``, balanced over position.
 
     Parameters
     ----------
-    features : tuple of str, default ("length", "headers", "lists", "bold")
+    features : tuple of str, optional
         Style features: columns ``<f>_a``, ``<f>_b`` of the battles when present, else
         computed from the answers of ``judgments`` (:func:`debias.battles.style.
-        add_answer_features`). ``()``: no style terms (the controlled columns are empty).
+        add_answer_features`); ``"position"`` is the position term. ``()``: no terms (the
+        controlled columns are empty). Default ``("length", "headers", "lists", "bold")``
+        unless ``formula=`` is given (pass one of the two).
+    formula : str, optional
+        The terms as a formula, e.g. ``"tokens + headers + lists + bold"``,
+        ``"length + position"``, ``"diff_over_sum(length) + bold"``
+        (:func:`debias.battles.formula.parse_battle_formula`: features bare or inside one
+        transform, battle columns as given, ``position``; the strengths are implied).
+        ``features=("length", "bold")`` and ``formula="length + bold"`` are the same fit.
     transform : {"diff_over_sum_plus1", "diff_over_sum", "difference"}
-        The pairwise transform of each feature (Arena's ``(a − b) / (a + b + 1)`` by default).
+        The pairwise transform of each feature written bare (Arena's
+        ``(a − b) / (a + b + 1)`` by default).
     scale : bool, default True
-        Divide each covariate by its standard deviation over the battles.
+        Divide each feature's covariate by its standard deviation over the battles
+        (``position`` and battle columns enter as given).
     center : bool, default False
         Centre the covariates. Left off on purpose: centred, "style at zero" means "at the
         pool's average", so adding one verbose model moves every other model's controlled
@@ -99,7 +117,10 @@ class BradleyTerry(BaseEstimator):
     ----------
     models_ : tuple of str
     features_ : tuple of str
-        The style features fitted.
+        The covariates fitted (each term's label: ``"length"``, ``"diff_over_sum(bold)"``,
+        ``"position"``).
+    terms_ : tuple of Term
+        The terms fitted (:class:`debias.battles.formula.Term`).
     dropped_features_ : tuple of str
         Features left out because they are the same in every battle (a warning says so).
     design_ : BattleDesign
@@ -126,8 +147,9 @@ class BradleyTerry(BaseEstimator):
 
     def __init__(
         self,
-        features=ARENA_FEATURES,
+        features=None,
         *,
+        formula: str | None = None,
         transform: str = "diff_over_sum_plus1",
         scale: bool = True,
         center: bool = False,
@@ -143,6 +165,7 @@ class BradleyTerry(BaseEstimator):
         n_jobs: int = 1,
     ):
         self.features = features
+        self.formula = formula
         self.transform = transform
         self.scale = scale
         self.center = center
@@ -164,7 +187,8 @@ class BradleyTerry(BaseEstimator):
         ----------
         battles : pandas.DataFrame
             ``model_a, model_b, outcome`` (P(A wins)), optional ``weight`` and ``prompt``
-            (the cluster), and ``<f>_a, <f>_b`` per feature unless ``judgments`` is given.
+            (the cluster), ``<f>_a, <f>_b`` per feature unless ``judgments`` is given, and
+            ``shown_first`` (``"a"``, ``"b"``, ``"unknown"``) for ``position``.
         judgments : Judgments, optional
             Where the answers' texts (and token counts) are, to compute the features.
 
@@ -182,7 +206,13 @@ class BradleyTerry(BaseEstimator):
             )
         from debias.battles.design import battle_design
 
-        frame, features = self._with_covariates(battles, judgments, tuple(self.features))
+        terms = (
+            parse_battle_formula(self.formula, battles.columns)
+            if self.formula is not None
+            else feature_terms(ARENA_FEATURES if self.features is None else self.features)
+        )
+        frame, terms = self._with_covariates(battles, judgments, terms)
+        features = tuple(t.label for t in terms)
         design = battle_design(frame, covariates=features)
         kept = frame.iloc[design.rows].reset_index(drop=True)  # rows with a verdict
         refit = Refit(features, design.models, self._fit_options(), with_plain=bool(features))
@@ -197,6 +227,7 @@ class BradleyTerry(BaseEstimator):
         options = {"cov_type": self.cov_type, "level": self.level}
         self.models_ = tuple(design.models)
         self.features_ = features
+        self.terms_ = terms
         self.design_ = design
         self.fit_ = fit
         self.plain_fit_ = plain
@@ -217,8 +248,14 @@ class BradleyTerry(BaseEstimator):
     # ------------------------------------------------------------------ helpers
     def _check_params(self) -> None:
         validate(BRADLEY_TERRY_CONSTRAINTS, self.get_params(deep=False), "BradleyTerry")
-        bad = [f for f in self.features if not isinstance(f, str) or not f]
-        if bad or len(set(self.features)) != len(self.features):
+        if self.features is not None and self.formula is not None:
+            raise ParameterError(
+                "Pass features= or formula=, not both (formula='length + bold' is the same "
+                "fit as features=('length', 'bold'))."
+            )
+        features = () if self.features is None else self.features
+        bad = [f for f in features if not isinstance(f, str) or not f]
+        if bad or len(set(features)) != len(features):
             raise ParameterError(
                 "The 'features' parameter must name each feature once (str). "
                 f"Got {tuple(self.features)!r} instead."
@@ -241,16 +278,17 @@ class BradleyTerry(BaseEstimator):
             "per_model_slopes": self.per_model_slopes,
         }
 
-    def _with_covariates(self, battles, judgments, features) -> tuple[pd.DataFrame, tuple]:
-        """The battles with one covariate column per feature (named as the feature), and the
-        features kept: one that is the same in every battle (no answer has a header, say)
+    def _with_covariates(self, battles, judgments, terms) -> tuple[pd.DataFrame, tuple]:
+        """The battles with one covariate column per term (named as the term's label), and
+        the terms kept: one that is the same in every battle (no answer has a header, say)
         carries no information and is left out with a warning instead of stopping the fit."""
         self.dropped_features_ = ()
-        if not features:
-            return battles, features
-        from debias.battles.style import add_answer_features, style_covariates
+        if not terms:
+            return battles, ()
+        from debias.battles.style import add_answer_features
 
-        absent = [f for f in features if f"{f}_a" not in battles or f"{f}_b" not in battles]
+        names = tuple(dict.fromkeys(t.name for t in terms if t.kind == "feature"))
+        absent = [f for f in names if f"{f}_a" not in battles or f"{f}_b" not in battles]
         if absent and judgments is None:
             raise InputError(
                 f"battles: no columns {', '.join(f'{f}_a/{f}_b' for f in absent)}; pass "
@@ -260,30 +298,105 @@ class BradleyTerry(BaseEstimator):
         source = (
             add_answer_features(battles, judgments, features=tuple(absent)) if absent else battles
         )
-        raw = style_covariates(source, features, transform=self.transform, scale=False)
-        used = raw["outcome"].notna().to_numpy() if "outcome" in raw else slice(None)
-        constant = tuple(f for f in features if not _varies(raw[f].to_numpy()[used]))
+        raw = self._term_values(source, terms, scale=False, center=False)
+        used = source["outcome"].notna().to_numpy() if "outcome" in source else slice(None)
+        constant = tuple(t.label for t in terms if _uninformative(t, raw[t.label][used]))
         if constant:
             warnings.warn(
-                f"battles: the style feature(s) {', '.join(map(repr, constant))} are the same "
-                "in every battle, so they carry no information: left out of the style terms.",
+                f"battles: the term(s) {', '.join(map(repr, constant))} are the same "
+                "in every battle, so they carry no information: left out of the fit.",
                 FitWarning,
                 stacklevel=3,
             )
             self.dropped_features_ = constant
-            features = tuple(f for f in features if f not in constant)
-            if not features:
-                return battles, features
-        covariates = style_covariates(
-            source, features, transform=self.transform, scale=self.scale, center=self.center
-        )
-        clash = [f for f in features if f in battles.columns]
+            terms = tuple(t for t in terms if t.label not in constant)
+            if not terms:
+                return battles, terms
+        if self.scale or self.center:
+            values = self._term_values(source, terms, scale=self.scale, center=self.center)
+        else:
+            values = {t.label: raw[t.label] for t in terms}
+        clash = [t.label for t in terms if t.label in battles.columns]
         frame = battles.drop(columns=clash)
-        return frame.assign(**{f: covariates[f].to_numpy() for f in features}), features
+        return frame.assign(**{t.label: values[t.label] for t in terms}), terms
+
+    def _term_values(self, source, terms, *, scale, center) -> dict[str, np.ndarray]:
+        """Each term's covariate, signed A minus B: features through their transform (scaled
+        and centred as asked), battle columns and position as given."""
+        from debias.battles.style import style_covariates
+
+        out: dict[str, np.ndarray] = {}
+        groups: dict[str, list[Term]] = {}
+        for term in terms:
+            if term.kind == "feature":
+                groups.setdefault(term.transform or self.transform, []).append(term)
+            elif term.kind == "position":
+                out[term.label] = _position(source)
+            else:
+                out[term.label] = _column(source, term.name)
+        for transform, group in groups.items():
+            names = tuple(dict.fromkeys(t.name for t in group))
+            columns = [f"{f}_{s}" for f in names for s in "ab"]
+            columns += ["outcome"] if "outcome" in source else []
+            covariates = style_covariates(
+                source[columns], names, transform=transform, scale=scale, center=center
+            )
+            for term in group:
+                out[term.label] = covariates[term.name].to_numpy()
+        return out
+
+
+def _position(battles: pd.DataFrame) -> np.ndarray:
+    """The position covariate, refused (with the reason) when the order shown cannot be
+    separated from the prompt (:func:`debias.reports.position.add_position`)."""
+    from debias.reports.position import add_position
+
+    missing = [c for c in ("shown_first", "prompt") if c not in battles.columns]
+    if missing:
+        raise InputError(
+            f"battles: no column(s) {', '.join(map(repr, missing))}, so the order shown cannot "
+            "be separated from the prompt: the 'position' term needs Judgments.battles() of a "
+            "layout that records the order (shown_first) and the prompt; drop 'position'."
+        )
+    frame = battles[[c for c in (*_ORDER_COLUMNS, "judge") if c in battles.columns]]
+    if "judge" not in frame.columns:
+        frame = frame.assign(judge="judge")
+    return add_position(frame)["position"].to_numpy(dtype=float)
+
+
+_ORDER_COLUMNS = ("prompt", "turn", "model_a", "model_b", "outcome", "shown_first")
+
+
+def _column(battles: pd.DataFrame, name: str) -> np.ndarray:
+    from debias.judgments.scale import row_list
+
+    values = pd.to_numeric(battles[name], errors="coerce").to_numpy(dtype=float)
+    used = battles["outcome"].notna().to_numpy() if "outcome" in battles else True
+    bad = np.flatnonzero(~np.isfinite(values) & used)
+    if len(bad):
+        raise InputError(
+            f"battles: column {name!r} (a formula term) is missing or not a finite number in "
+            f"row(s) {row_list(bad)}; fill or drop those rows, or leave {name!r} out."
+        )
+    return values
 
 
 def _varies(values: np.ndarray) -> bool:
     return len(values) > 0 and bool(values.max() > values.min())
+
+
+def _uninformative(term: Term, values: np.ndarray) -> bool:
+    """A feature the same in every battle, or a battle column that is 0 in every battle.
+
+    A constant non-zero covariate is an intercept, which Bradley–Terry identifies when
+    pairs are seen in both orders: ``position`` is +1 in every row when answer A is always
+    shown first and the sides are swapped between calls (its identification is checked by
+    :func:`debias.reports.position.add_position`)."""
+    if term.kind == "position":
+        return False
+    if term.kind == "column":
+        return not np.any(values)
+    return not _varies(values)
 
 
 def _without_covariates(design):

@@ -1,7 +1,8 @@
 """The battle leaderboard: :func:`battle_leaderboard` and its :class:`BattleReport`.
 
 One row per model: the strength, rating and score of the fit without style terms, and the
-same for the fit with them, style held at zero (``controlled_*``). Scores are win rates in
+same for the fit with them, every term held at zero (``controlled_*``: the same style and,
+with a ``position`` term, balanced over position). Scores are win rates in
 percent (a tie ½) against the anchor; ratings are on the Elo scale (400/ln 10 points per
 logit, FastChat's convention) with the anchor at 1000 (as Arena-Hard puts its baseline).
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from debias.battles.estimator import ARENA_FEATURES, BradleyTerry
+from debias.battles.estimator import BradleyTerry
 from debias.battles.results import ELO_PER_LOGIT
 from debias.errors import ParameterError
 
@@ -45,9 +46,15 @@ class BattleReport:
     ----------
     coefficients : pandas.DataFrame
         ``term, estimate, std_error, conf_low, conf_high, p_value, note`` (logits per unit
-        of the covariate; empty without style features).
+        of the covariate; empty without terms). ``position``'s row is the log-odds shift
+        from showing an answer first instead of in no particular order (first vs second:
+        twice it).
     features, transform, scale, center
-        The style covariates.
+        The covariates (each term's label) and how the features were built.
+    terms : tuple of (label, kind, transform)
+        Each term: kind ``"feature"`` (with its transform), ``"column"`` or ``"position"``.
+    formula : str or None
+        The formula given (None with ``features=``).
     identification : str
         How the strengths are identified (the fit's statement).
     anchor, anchor_reason : str
@@ -86,6 +93,13 @@ class BattleReport:
     problems: dict = field(default_factory=dict)
     converged: bool = True
     dropped_features: tuple[str, ...] = ()
+    terms: tuple = ()
+    formula: str | None = None
+
+    def _term_kinds(self) -> dict[str, tuple[str, str]]:
+        """label -> (kind, transform) of every covariate (features= reports: all features)."""
+        kinds = {label: (kind, transform) for label, kind, transform in self.terms}
+        return {f: kinds.get(f, ("feature", self.transform)) for f in self.features}
 
     def coefficients_frame(self) -> pd.DataFrame:
         """The style coefficients for ``--coef-out``: the table plus ``level``, the effect
@@ -95,9 +109,14 @@ class BattleReport:
             out.columns.get_loc("estimate") + 1, "rating_points", out["estimate"] * ELO_PER_LOGIT
         )
         out["level"] = self.level
-        out["transform"] = self.transform
-        out["scaled"] = self.scale
-        out["centered"] = self.center
+        kinds = self._term_kinds()
+        feature = [kinds.get(t, ("feature",))[0] == "feature" for t in out["term"]]
+        out["transform"] = [
+            kinds[t][1] if f else _AS_GIVEN.get(kinds[t][0], "as given")
+            for t, f in zip(out["term"], feature, strict=True)
+        ]
+        out["scaled"] = [self.scale and f for f in feature]
+        out["centered"] = [self.center and f for f in feature]
         return out
 
     def to_text(self) -> str:
@@ -122,17 +141,36 @@ class BattleReport:
             lines.append("Penalised fit: no Wald intervals (use cov_type='bootstrap').")
         if not self.converged:
             lines.append("The fit did not converge: its estimates are doubtful.")
-        if self.features:
+        if self.formula is not None:
+            lines.append(f"Formula: {self.formula} (the model strengths are implied).")
+        kinds = self._term_kinds()
+        style = [f for f in self.features if kinds[f][0] == "feature"]
+        columns = [f for f in self.features if kinds[f][0] == "column"]
+        if style:
             centre = "centred" if self.center else "uncentred (zero = both answers alike)"
             scale = ", divided by their SD" if self.scale else ""
+            used = sorted({kinds[f][1] for f in style})
+            how = used[0] if len(used) == 1 else "each term's transform"
             lines.append(
-                f"Style control: {', '.join(self.features)}; {self.transform}{scale}, {centre}; "
+                f"Style control: {', '.join(style)}; {how}{scale}, {centre}; "
                 "controlled = every style term at zero."
             )
+        if columns:
+            lines.append(
+                f"Battle columns as given (signed A minus B, not scaled): {', '.join(columns)}; "
+                "controlled = at zero."
+            )
+        if any(kinds[f][0] == "position" for f in self.features):
+            lines.append(
+                "Position: +1 when A was shown first, −1 when second, 0 unknown (not scaled); "
+                "controlled strengths and scores are at position 0: balanced over position."
+            )
+        if self.features:
             table = self.coefficients[
                 ["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
             ]
-            lines.append("Style coefficients (logits per unit of the covariate):")
+            what = "Style coefficients" if len(style) == len(self.features) else "Coefficients"
+            lines.append(f"{what} (logits per unit of the covariate):")
             lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         else:
             lines.append("No style features: the controlled columns are empty.")
@@ -143,6 +181,9 @@ class BattleReport:
         for model, why in self.problems.items():
             lines.append(f"Not estimated: {model}: {why}.")
         return "\n".join(lines)
+
+
+_AS_GIVEN = {"position": "position: +1 A first, -1 second, 0 unknown", "column": "as given"}
 
 
 def default_anchor(design, problems=()) -> tuple[str, str]:
@@ -167,7 +208,8 @@ def battle_leaderboard(
     battles: pd.DataFrame,
     judgments=None,
     *,
-    features=ARENA_FEATURES,
+    features=None,
+    formula: str | None = None,
     anchor: str | None = None,
     level: float = 0.95,
     ties: str = "half",
@@ -192,11 +234,18 @@ def battle_leaderboard(
         ``prompt``, ``<f>_a, <f>_b``).
     judgments : Judgments, optional
         The answers, to compute the style features the battles do not carry.
+    features : tuple of str, optional
+        Style features (default ``("length", "headers", "lists", "bold")`` unless
+        ``formula=`` is given; ``"position"`` is the position term).
+    formula : str, optional
+        The terms as a formula, e.g. ``"length + position"`` or
+        ``"diff_over_sum(length) + bold"`` (:mod:`debias.battles.formula`; the model
+        strengths are implied). Pass ``features=`` or ``formula=``, not both.
     anchor : str, optional
         The model the scores are against (50) and the ratings anchored on (1000); default
         the baseline when every battle involves one model, else the model with most
         battles (the report says which).
-    features, level, ties, transform, scale, center, identify, penalty, alpha,
+    level, ties, transform, scale, center, identify, penalty, alpha,
     per_model_slopes, cov_type, n_boot, seed, n_jobs
         As :class:`~debias.battles.estimator.BradleyTerry`.
 
@@ -224,6 +273,7 @@ def battle_leaderboard(
     """
     estimator = BradleyTerry(
         features=features,
+        formula=formula,
         transform=transform,
         scale=scale,
         center=center,
@@ -285,6 +335,7 @@ def leaderboard_report(estimator: BradleyTerry, anchor: str | None = None) -> Ba
     """The :class:`BattleReport` of a fitted :class:`BradleyTerry`."""
     anchor, reason = _anchor(estimator, anchor)
     fit = estimator.fit_
+    terms = getattr(estimator, "terms_", ())
     return BattleReport(
         coefficients=estimator.coef_,
         features=tuple(estimator.features_),
@@ -306,4 +357,9 @@ def leaderboard_report(estimator: BradleyTerry, anchor: str | None = None) -> Ba
         problems=dict(getattr(fit, "problems", {}) or {}),
         converged=bool(fit.converged and estimator.plain_fit_.converged),
         dropped_features=tuple(getattr(estimator, "dropped_features_", ())),
+        terms=tuple(
+            (t.label, t.kind, (t.transform or estimator.transform) if t.kind == "feature" else None)
+            for t in terms
+        ),
+        formula=estimator.formula,
     )
