@@ -210,10 +210,10 @@ def test_hostile_battle_inputs_are_one_line(tmp_path, capsys, stand_in):
     )
     (tmp_path / "ok").mkdir()
     ok = write_jsonl(tmp_path / "ok" / "arena_hard_battles.jsonl", rows)
-    one_line_error(
-        ["leaderboard", str(ok), "--formula", "length"],
+    one_line_error(  # battle formulas are read as data (debias.battles.formula), never run
+        ["leaderboard", str(ok), "--formula", "length + __import__('os')"],
         capsys,
-        r"--formula applies to AlpacaEval-style data",
+        r"'__import__' is not a transform",
     )
     one_line_error(
         ["leaderboard", str(ok), "--compat", "alpaca_eval"],

@@ -250,8 +250,8 @@ class BradleyTerry(BaseEstimator):
         validate(BRADLEY_TERRY_CONSTRAINTS, self.get_params(deep=False), "BradleyTerry")
         if self.features is not None and self.formula is not None:
             raise ParameterError(
-                "Pass features= or formula=, not both (formula='length + bold' is the same "
-                "fit as features=('length', 'bold'))."
+                "Pass either features= or formula= (not both): formula='length + bold' is "
+                "the same fit as features=('length', 'bold')."
             )
         features = () if self.features is None else self.features
         bad = [f for f in features if not isinstance(f, str) or not f]

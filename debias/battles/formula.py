@@ -113,7 +113,11 @@ def allowed_names(columns: Iterable[str] = ()) -> tuple[list[str], list[str]]:
     columns = [str(c) for c in columns]
     present = set(columns)
     answer = list(dict.fromkeys([*STYLE_FEATURES, *available_mediators()]))
-    answer += [c[:-2] for c in columns if c.endswith("_a") and f"{c[:-2]}_b" in present and c[:-2]]
+    answer += [
+        c[:-2]
+        for c in columns
+        if c.endswith("_a") and f"{c[:-2]}_b" in present and c[:-2] and c not in STRUCTURAL_COLUMNS
+    ]
     answer = list(dict.fromkeys(a for a in answer if a not in STRUCTURAL_COLUMNS))
     per_answer = {f"{a}_{s}" for a in answer for s in "ab"}
     battle = [

@@ -47,9 +47,9 @@ def is_battle_data(args: argparse.Namespace) -> bool:
     return detect_format(args.path, mapping) is not None
 
 
-def _refuse_alpaca_options(args: argparse.Namespace) -> None:
+def _refuse_alpaca_options(args: argparse.Namespace, allow: tuple[str, ...] = ()) -> None:
     for flag, name, default in _ALPACA_ONLY:
-        if getattr(args, name, default) != default:
+        if flag not in allow and getattr(args, name, default) != default:
             raise ParameterError(
                 f"{flag} applies to AlpacaEval-style data (one baseline, soft preferences); "
                 f"{args.path} is read as battles: leave {flag} out."
@@ -146,6 +146,11 @@ def fit_preset(args: argparse.Namespace, judgments, battles):
     from debias.battles import presets
 
     func = getattr(presets, BATTLE_COMPAT[args.compat])
+    if getattr(args, "formula", None) is not None:
+        raise ParameterError(
+            f"--formula applies to the default battle fit; --compat {args.compat} reproduces "
+            "its tool and takes --features: leave --formula out."
+        )
     given: dict = {}
     if args.anchor is not None:
         given["baseline" if args.compat == "arena_hard" else "anchor"] = args.anchor
@@ -181,6 +186,11 @@ def fit_leaderboard(args: argparse.Namespace, judgments, battles):
         given["anchor"] = args.anchor
     if args.features is not None:
         given["features"] = _features(args.features)
+    if getattr(args, "formula", None) is not None:
+        from debias.battles.formula import parse_battle_formula
+
+        parse_battle_formula(args.formula, battles.columns)  # refused before any fit
+        given["formula"] = args.formula
     if args.se == "bootstrap":
         given.update(cov_type="bootstrap", n_boot=args.n_boot, seed=args.seed, n_jobs=args.jobs)
         note(args, f"bootstrap: {args.n_boot} replicates over prompts ({args.jobs} worker(s))…")
@@ -222,7 +232,7 @@ def _report_text(report) -> str:
 def cmd_battle_leaderboard(args: argparse.Namespace) -> None:
     from debias.reports.leaderboard import to_markdown, write_table
 
-    _refuse_alpaca_options(args)
+    _refuse_alpaca_options(args, allow=("--formula",))  # battle formulas: debias.battles.formula
     check_table_out(args, args.out)
     if args.coef_out is not None:
         check_table_out(args, args.coef_out, "--coef-out")

@@ -15,7 +15,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     from debias.reports.leaderboard import leaderboard_fit, to_markdown, write_table
 
     if is_battle_data(args):
+        from debias.cli.grades import cmd_graded_leaderboard
+
+        if cmd_graded_leaderboard(args):  # grades, or --verdicts levels
+            return None
         return cmd_battle_leaderboard(args)
+    for flag, name in (("--method", "method"), ("--grades", "grades"), ("--verdicts", "verdicts")):
+        if getattr(args, name, None) is not None:
+            raise ParameterError(
+                f"{flag} applies to graded judge data; {args.path} is read as AlpacaEval-style "
+                "preferences: leave it out."
+            )
     check_table_out(args, args.out)
     if args.save_difficulty is not None:
         check_writable(args.save_difficulty, "--save-difficulty")
@@ -92,9 +102,12 @@ def caption(table) -> str:
 
 
 def cmd_matrix(args: argparse.Namespace) -> None:
+    from debias.cli.battles import is_battle_data
     from debias.counterfactual import winrate_matrix, winrate_pairs
     from debias.reports.leaderboard import leaderboard_fit, to_markdown, write_table
 
+    if is_battle_data(args):
+        return cmd_battle_matrix(args)
     check_table_out(args, args.out)
     at = counterfactual_at(args)
     comps = read_comparisons(args)
@@ -120,6 +133,56 @@ def cmd_matrix(args: argparse.Namespace) -> None:
         )
         print(f"controlled win rate (percent) {what}; counterfactual: {describe_at(at)}")
         print(to_markdown(matrix.reset_index() if square else matrix, digits=1), end="")
+
+
+def cmd_battle_matrix(args: argparse.Namespace) -> None:
+    """``debias matrix`` on battle data: the style-controlled win rate of every model against
+    every other (:meth:`debias.battles.results.BattleResults.pairs` / ``matrix``)."""
+    from debias.battles.estimator import BradleyTerry
+    from debias.cli.battles import _features, _refuse_alpaca_options, read_battles
+    from debias.reports.leaderboard import to_markdown, write_table
+
+    _refuse_alpaca_options(args)
+    if args.compat is not None:
+        raise ParameterError(
+            f"--compat {args.compat}: the battle matrix is the default Bradley–Terry fit's "
+            "(style at zero, sandwich intervals); leave --compat out."
+        )
+    check_table_out(args, args.out)
+    from debias.cli.grades import grade_kind
+
+    if grade_kind(args) == "paired":
+        print("paired grades read as battles: the higher grade wins, equal grades tie")
+    judgments, battles = read_battles(args)
+    options = {"level": args.level}
+    if args.features is not None:
+        options["features"] = _features(args.features)
+    note(args, "fitting Bradley–Terry with style control…")
+    fit = BradleyTerry(**options).fit(battles, judgments)
+    results = fit.results_
+    for model, why in results.problems.items():
+        print(f"warning: {model}: win rates missing: {why}", file=sys.stderr)
+    square = args.form == "square"
+    matrix = results.matrix() if square else results.pairs()
+    if args.out:
+        note(args, f"writing {args.out}…")
+        write_table(matrix, args.out, index=square)
+        print(f"wrote {args.out}")
+        return None
+    style = (
+        f"style at zero ({', '.join(fit.features_)}: both answers alike)"
+        if fit.features_
+        else "no style control"
+    )
+    what = (
+        "of the row model against the column model (intervals: --form pairs)"
+        if square
+        else f"of model against opponent, {args.level:.0%} interval clustered by prompt "
+        f"({fit.n_prompts_} prompts)"
+    )
+    print(f"Bradley–Terry win rate (percent) {what}; {style}; a tie counts ½")
+    print(to_markdown(matrix.reset_index() if square else matrix, digits=1), end="")
+    return None
 
 
 def cmd_difficulty(args: argparse.Namespace) -> None:

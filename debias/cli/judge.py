@@ -19,6 +19,10 @@ def cmd_audit(args: argparse.Namespace) -> None:
     if not args.out.exists():
         check_writable(args.out)
     check_not_input(args.out, input_paths(args))
+    from debias.cli.grades import cmd_grade_audit
+
+    if cmd_grade_audit(args):  # single-answer grades
+        return None
     if getattr(args, "judges", None):
         return cmd_judges_audit(args)
     from debias.cli.battles import cmd_battle_audit, is_battle_data

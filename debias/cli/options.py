@@ -198,6 +198,30 @@ def add_battle_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_graded_options(p: argparse.ArgumentParser, *, leaderboard: bool = True) -> None:
+    """Options of graded data: single-answer grades, paired grades, graded verdicts."""
+    p.add_argument(
+        "--method",
+        choices=("linear", "ordinal"),
+        help="single-answer grades: the controlled grade from OLS with prompt fixed effects "
+        "(linear, default) or from a cumulative logit (ordinal)",
+    )
+    if not leaderboard:
+        return
+    p.add_argument(
+        "--grades",
+        choices=("battles", "totals"),
+        help="paired grades (two per call, as Vicuna-80): read as battles, the higher grade "
+        "wins (default), or the totals per pair and the difference at equal length",
+    )
+    p.add_argument(
+        "--verdicts",
+        choices=("battles", "levels"),
+        help="graded verdicts (Arena-Hard's five levels, [[A]]/[[C]]/[[B]]): battles (default) "
+        "or levels: the cumulative logit beside the strong-verdicts-count-3 convention",
+    )
+
+
 def add_at_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--at",

@@ -12,6 +12,7 @@ from debias.cli.options import (
     add_battle_options,
     add_data_options,
     add_formula_options,
+    add_graded_options,
     add_model_options,
     add_se_options,
     confidence_level,
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="battle data: write the style coefficients with their intervals (.csv .tsv .md .json)",
     )
+    add_graded_options(p)
     p.set_defaults(func=fitting.cmd_leaderboard)
 
     # --- matrix ------------------------------------------------------------------------------
@@ -129,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--level", type=confidence_level, default=0.95, help="confidence level (default 0.95)"
     )
     p.add_argument("--out", type=Path, help="write the matrix: .csv, .tsv, .md or .json")
+    add_battle_options(p)
+    p.add_argument(
+        "--features",
+        type=name_list,
+        help="battle data: comma-separated style features at zero in the matrix (default "
+        "length,headers,lists,bold; 'none': no style control)",
+    )
     p.set_defaults(func=fitting.cmd_matrix)
 
     # --- difficulty --------------------------------------------------------------------------
@@ -193,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gpt/o1 -> openai, claude -> anthropic, gemini/palm -> google, llama -> meta, ...)",
     )
     add_battle_options(p)
+    add_graded_options(p, leaderboard=False)
     p.set_defaults(func=judge.cmd_audit)
 
     # --- demo --------------------------------------------------------------------------------
