@@ -276,9 +276,11 @@ def test_arena_hard_default_leaderboard_and_coefficients(judges_dir, tmp_path, c
     assert pd.read_csv(coef)["term"].tolist() == ["length", "headers", "lists", "bold"]
 
 
-def test_single_answer_grades_are_no_battles(judges_dir, capsys):
+def test_single_answer_grades_refuse_battle_presets(judges_dir, capsys):
+    # single grades have their own leaderboard (tests/test_cli_grades.py); a battle preset
+    # does not apply to them
     one_line_error(
-        ["leaderboard", str(judges_dir / "arena_bench_v1")],
+        ["leaderboard", str(judges_dir / "arena_bench_v1"), "--compat", "arena_hard"],
         capsys,
-        r"arena_bench_v1: no battles: every call grades one answer alone",
+        r"--compat does not apply to single-answer grades",
     )
