@@ -61,36 +61,64 @@ def close(a, b, tol=TOL):
 
 
 # ----------------------------------------------------------------------------- simulated
-@pytest.fixture(scope="module")
-def graded_tree(tmp_path_factory):
-    """Simulated single grades in FastChat's layout: model_judgment/ + model_answer/."""
-    from debias.simulate.grades import simulate_grades
-
-    sim = simulate_grades(n_models=3, n_prompts=60, seed=3)
-    root = tmp_path_factory.mktemp("single")
+def write_single_tree(root, grades, judges=(("gpt-4", 0),)):
+    """FastChat's single layout: model_judgment/<judge>_single.jsonl + model_answer/."""
+    root.mkdir(exist_ok=True)
     (root / "model_judgment").mkdir()
     (root / "model_answer").mkdir()
-    lines = [
-        json.dumps(
-            {
-                "question_id": r.prompt,
-                "model": r.model,
-                "judge": ["gpt-4", "single-v1"],
-                "turn": 1,
-                "judgment": f"Rating: [[{int(r.grade)}]]",
-                "score": int(r.grade),
-            }
-        )
-        for r in sim.grades.itertuples()
-    ]
-    (root / "model_judgment" / "gpt-4_single.jsonl").write_text("\n".join(lines) + "\n")
-    for model, g in sim.grades.groupby("model"):
+    for judge, shift in judges:
+        lines = [
+            json.dumps(
+                {
+                    "question_id": r.prompt,
+                    "model": r.model,
+                    "judge": [judge, "single-v1"],
+                    "turn": 1,
+                    "judgment": f"Rating: [[{int(min(10, r.grade + shift))}]]",
+                    "score": int(min(10, r.grade + shift)),
+                }
+            )
+            for r in grades.itertuples()
+        ]
+        (root / "model_judgment" / f"{judge}_single.jsonl").write_text("\n".join(lines) + "\n")
+    for model, g in grades.groupby("model"):
         answers = [
             json.dumps({"question_id": r.prompt, "choices": [{"turns": ["x" * int(r.length)]}]})
             for r in g.itertuples()
         ]
         (root / "model_answer" / f"{model}.jsonl").write_text("\n".join(answers) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded_tree(tmp_path_factory):
+    """Simulated single grades of one judge in FastChat's layout."""
+    from debias.simulate.grades import simulate_grades
+
+    sim = simulate_grades(n_models=3, n_prompts=60, seed=3)
+    root = write_single_tree(tmp_path_factory.mktemp("single"), sim.grades)
     return root, sim.grades.drop(columns="judge")
+
+
+def test_several_judges_one_leaderboard_each_and_one_audit_block_each(
+    graded_tree, tmp_path, capsys
+):
+    from debias.reports.grades import length_controlled_grades
+
+    _, frame = graded_tree
+    root = write_single_tree(tmp_path / "two", frame, (("gpt-4", 0), ("claude-2", 1)))
+    one_line_error(["-q", "leaderboard", str(root)], capsys, r"several judges .* --judge")
+    code, out, err = run(["-q", "leaderboard", str(root), "--judge", "claude-2"], capsys)
+    assert code == 0 and out.startswith("judge: claude-2"), err
+    code, out, err = run(["-q", "audit", str(root), "--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "a" / "audit.json").read_text())
+    assert sorted(data["judges"]) == ["claude-2", "gpt-4"]
+    shifted = frame.assign(grade=frame["grade"].add(1).clip(upper=10))
+    want = length_controlled_grades(shifted, scale=(1, 10)).slope.iloc[0]
+    assert data["judges"]["claude-2"]["length"]["estimate"] == pytest.approx(
+        want["estimate"], abs=TOL
+    )
 
 
 @pytest.mark.parametrize("method", ["linear", "ordinal"])

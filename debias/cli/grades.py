@@ -170,7 +170,16 @@ def single_grades(args: argparse.Namespace, judgments, level: float):
 
 
 def wide_grades(report):
-    """The grade table in the wide spelling (``mean_grade_se``, ``controlled_grade_ci_low``)."""
+    """The grade table in the wide spelling (``mean_grade_se``, ``controlled_grade_ci_low``).
+
+    Examples
+    --------
+    >>> from debias.reports.grades import length_controlled_grades
+    >>> from debias.simulate.grades import simulate_grades
+    >>> sim = simulate_grades(n_models=2, n_prompts=50, seed=0)
+    >>> list(wide_grades(length_controlled_grades(sim.grades, scale=(1, 10))).columns)[2:6]
+    ['mean_grade', 'mean_grade_se', 'mean_grade_ci_low', 'mean_grade_ci_high']
+    """
     return report.table.rename(columns=WIDE_NAMES)
 
 
@@ -332,7 +341,11 @@ def _verdict_leaderboard(args: argparse.Namespace) -> None:
     _one_judge(args, judgments)
     note(args, "fitting the cumulative logit on the levels…")
     report, features = verdict_levels(args, judgments)
-    table = report.table.rename(columns=VERDICT_WIDE)
+    key = "controlled_score" if features else "ordinal_score"
+    table = report.table.rename(columns=VERDICT_WIDE).sort_values(
+        key, ascending=False, kind="stable", na_position="last"
+    )
+    table = table.reset_index(drop=True)
     _write(args, table)
     if args.coef_out:
         note(args, f"writing {args.coef_out}…")
