@@ -7,7 +7,6 @@ Arena-Hard check runs the real preset on $DEBIAS_JUDGES_DIR."""
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import types
@@ -154,23 +153,6 @@ def test_models_exclude_and_bootstrap_flags(tmp_path, capsys, stand_in):
     assert stand_in[-1]["features"] == ("length", "bold")
     assert run(["leaderboard", str(f), *MAP, "--features", "none"], capsys)[0] == 0
     assert stand_in[-1]["features"] == ()
-
-
-def test_battle_audit_writes_report(tmp_path, capsys, stand_in):
-    f = tmp_path / "votes.csv"
-    VOTES.to_csv(f, index=False)
-    out = tmp_path / "audit"
-    code, stdout, err = run(["audit", str(f), *MAP, "--out", str(out)], capsys)
-    assert code == 0, err
-    assert (out / "report.md").read_text().startswith("# Style audit of")
-    (effect,) = json.loads((out / "audit.json").read_text())
-    assert effect["estimate"] == 0.25
-    assert effect["rating_points"] == pytest.approx(0.25 * 400 / math.log(10))
-    sigmoid = 1 / (1 + math.exp(-0.1))
-    assert effect["winrate_points_ci_low"] == pytest.approx(100 * (sigmoid - 0.5))
-    # a previous battle audit is replaced; --mediators names the style features audited
-    assert run(["audit", str(f), *MAP, "--out", str(out), "--mediators", "lists"], capsys)[0] == 0
-    assert stand_in[-1]["features"] == ("lists",)
 
 
 def one_line_error(argv, capsys, pattern):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import math
 from pathlib import Path
 
 from debias.cli.common import check_table_out, note
@@ -66,8 +65,9 @@ def _refuse_alpaca_options(args: argparse.Namespace, allow: tuple[str, ...] = ()
         )
 
 
-def read_battles(args: argparse.Namespace):
-    """(judgments, battles frame) of the command: one judge, the models selected."""
+def read_battles(args: argparse.Namespace, *, several_judges: bool = False):
+    """(judgments, battles frame) of the command: one judge (or several when
+    ``several_judges``), the models selected."""
     import pandas as pd
 
     from debias.io.judges import read_judgments
@@ -85,7 +85,7 @@ def read_battles(args: argparse.Namespace):
         judgments = dataclasses.replace(judgments, rows=rows)
     elif args.judge is not None:
         judgments = judgments.select(judge=args.judge)
-    elif len(judgments.judges) > 1:
+    elif len(judgments.judges) > 1 and not several_judges:
         raise InputError(
             f"{args.path}: battles of several judges {judgments.judges}; pick one with --judge."
         )
@@ -258,71 +258,37 @@ def cmd_battle_leaderboard(args: argparse.Namespace) -> None:
             print(f"wrote {path}")
 
 
-ELO_PER_LOGIT = 400 / math.log(10)
-
-
-def style_effects(coefficients):
-    """Each style coefficient as rating points and win-rate points, with its interval.
-
-    ``rating_points`` = 400/ln(10) per logit (the Elo scale); ``winrate_points`` = the
-    change of an even match's win rate (percent) for one unit of the covariate,
-    100·(σ(β) − ½). Both are monotone in β, so the interval's ends map to theirs."""
-    import numpy as np
-
-    out = coefficients.copy()
-    for suffix, col in (("", "estimate"), ("_ci_low", "conf_low"), ("_ci_high", "conf_high")):
-        beta = out[col].to_numpy(dtype=float)
-        out[f"rating_points{suffix}"] = ELO_PER_LOGIT * beta
-        out[f"winrate_points{suffix}"] = 100 * (1 / (1 + np.exp(-beta)) - 0.5)
-    keep = ["term", "estimate", "conf_low", "conf_high", "p_value"]
-    effects = [
-        f"{e}{s}" for e in ("rating_points", "winrate_points") for s in ("", "_ci_low", "_ci_high")
-    ]
-    return out[[c for c in keep if c in out] + effects + [c for c in ("note",) if c in out]]
-
-
 def cmd_battle_audit(args: argparse.Namespace) -> None:
-    """Style audit of battle data: pooled style coefficients with intervals, and what each
-    does in rating points and win-rate points (from the default battle leaderboard)."""
-    from debias.atomic import atomic_dir
-    from debias.reports.leaderboard import to_markdown
+    """``debias audit PATH`` on battle data, one judge or several (``--judges``, default all):
+    style, position and self-preference effects per judge, each judge's raw and
+    style-controlled leaderboard (:func:`debias.reports.audit.judges.audit_judges`)."""
+    from debias.reports.audit.judges import audit_judges
 
     _refuse_alpaca_options(args)
-    judgments, battles = read_battles(args)
-    from debias.battles.leaderboard import battle_leaderboard
-
-    given = {} if not args.mediators else {"features": _features(args.mediators)}
-    if given.get("features") == ():
-        raise ParameterError("--mediators none: the style audit needs at least one feature.")
-    kwargs = _call(battle_leaderboard, given, {"level": args.level, "progress": not args.quiet})
-    note(args, "fitting Bradley–Terry with style control…")
-    table, report = battle_leaderboard(battles, judgments, **kwargs)
-    effects = style_effects(report.coefficients_frame())
-    what = (
-        "Style effects: logits per unit of each covariate, in rating points (400/ln 10 per "
-        "logit) and in win-rate points of an even match (100·(σ(β) − ½)), with "
-        f"{args.level:.0%} intervals.\n"
-    )
-    text = (
-        f"# Style audit of {args.path}\n\n"
-        f"judge: {', '.join(judgments.judges)}; {len(battles)} battles\n\n"
-        + _report_text(report)
-        + "\n## Style effects\n\n"
-        + what
-        + "\n"
-        + to_markdown(effects, digits=3)
-        + "\n## Leaderboard (raw and style-controlled)\n\n"
-        + to_markdown(table)
+    judgments, battles = read_battles(args, several_judges=True)
+    families = {}
+    for item in getattr(args, "families", None) or ():
+        model, sep, family = item.partition("=")
+        if not sep or not model or not family:
+            raise ParameterError(f"--families: expected MODEL=FAMILY, got {item!r}.")
+        families[model] = family
+    features = _features(args.mediators) if args.mediators else None
+    if features == ():
+        raise ParameterError("--mediators none: the audit needs at least one feature.")
+    judges = getattr(args, "judges", None)
+    note(args, "fitting the judge(s): style, position, self-preference, leaderboards…")
+    report = audit_judges(
+        battles,
+        judgments,
+        judges=None if not judges or judges == ["all"] else judges,
+        features=features,
+        families=families or None,
+        level=args.level,
     )
     note(args, f"writing {args.out}…")
-    with atomic_dir(args.out) as tmp:
-        (Path(tmp) / "report.md").write_text(text, encoding="utf-8")
-        (Path(tmp) / "audit.json").write_text(
-            effects.to_json(orient="records", indent=1), encoding="utf-8"
-        )
-    print(_report_text(report), end="")
-    print(what + to_markdown(effects, digits=3), end="")
-    print(f"report: {Path(args.out) / 'report.md'} (and audit.json)")
+    report.write(args.out)
+    print(report.to_text(), end="")
+    print(f"report: {Path(args.out) / 'report.md'} (and audit.json, judges.png)")
 
 
 __all__ = ["BATTLE_COMPAT", "cmd_battle_audit", "cmd_battle_leaderboard", "is_battle_data"]

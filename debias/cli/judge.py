@@ -23,11 +23,9 @@ def cmd_audit(args: argparse.Namespace) -> None:
 
     if cmd_grade_audit(args):  # single-answer grades
         return None
-    if getattr(args, "judges", None):
-        return cmd_judges_audit(args)
     from debias.cli.battles import cmd_battle_audit, is_battle_data
 
-    if is_battle_data(args):
+    if getattr(args, "judges", None) or is_battle_data(args):  # one judge or several
         return cmd_battle_audit(args)
     model = _audit_model(args)
     comps = read_comparisons(args)
@@ -36,52 +34,6 @@ def cmd_audit(args: argparse.Namespace) -> None:
     report.write(args.out)
     print(report.verdict)
     print(f"report: {Path(args.out) / 'report.md'} (and report.html, audit.json, PNGs)")
-
-
-def cmd_judges_audit(args: argparse.Namespace) -> None:
-    """``debias audit PATH --judges all|a,b --out DIR``: judges side by side."""
-    from debias.io.judges import read_judgments as read_judge_files
-    from debias.reports.audit.judges import audit_judges
-
-    families = {}
-    for item in args.families or ():
-        model, sep, family = item.partition("=")
-        if not sep or not model or not family:
-            raise ParameterError(f"--families: expected MODEL=FAMILY, got {item!r}.")
-        families[model] = family
-    note(args, f"reading {args.path}…")
-    judgments = read_judge_files(
-        args.path,
-        format=getattr(args, "format", None),
-        mapping=dict(args.mapping) if args.mapping else None,
-        baseline=args.baseline,
-    )
-    judges = None if args.judges == ["all"] else args.judges
-    report = audit_judges(
-        judgments,
-        judges=judges,
-        features=args.mediators or ("length", "markdown"),
-        families=families or None,
-        level=args.level,
-    )
-    note(args, f"writing {args.out}…")
-    report.write(args.out)
-    print(report.headline)
-    pct = f"{100 * args.level:g}%"
-    for r in report.effects.itertuples():
-        if r.estimate != r.estimate:  # NaN: not estimated, the note says why
-            shown = f"not estimated ({r.note})"
-        elif r.conf_low != r.conf_low:
-            shown = f"{r.estimate:+.3f} (interval not estimable: {r.note or 'no valid SE'})"
-        else:
-            shown = f"{r.estimate:+.3f} ({pct} CI {r.conf_low:+.3f} to {r.conf_high:+.3f})"
-        print(f"  {r.judge}: {r.term} {shown}")
-    for r in report.position.itertuples():
-        print(
-            f"  {r.judge}: consistency {r.consistency:.2f}% (pairs whose two orders agree), "
-            f"first shown wins {r.first_shown_win_rate:.2f}%"
-        )
-    print(f"report: {Path(args.out) / 'report.md'} (and audit.json, judges.png)")
 
 
 def _audit_model(args: argparse.Namespace) -> dict:

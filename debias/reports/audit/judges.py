@@ -1,18 +1,25 @@
-"""Several judges audited side by side: :func:`audit_judges` and :class:`JudgesAudit`.
+"""The audit of battle data, one judge or several: :func:`audit_judges` and :class:`JudgesAudit`.
 
-For judges that grade the same prompts (MT-Bench's PBA judges, say), one joint fit
-(:func:`debias.reports.judges.fit_judges`) gives each judge's length, markdown and
-position effects, and a second one with shared model strengths its self-preference
-(:func:`debias.reports.judges.self_preference`); differences between judges are tested
-on the joint fit (clustered by prompt over all judges). Position also gets the
-consistency and the first-shown win rate (:mod:`debias.reports.position`) whenever
-both orders are present.
+One path for any pairwise judge data (``debias audit PATH`` on battles): the battles of
+every judge selected, restricted to the (prompt, turn, pair of models) that every one of
+them graded, are fitted jointly (:func:`debias.reports.judges.fit_judges`): model strengths
+per judge and, per judge, one coefficient for each style feature and for ``position``
+(where the order shown is identified); self-preference comes from a second joint fit with
+model strengths shared by the judges (:func:`debias.reports.judges.self_preference`; it
+needs several judges). Standard errors are clustered by prompt over all judges, so
+differences between judges are tested validly (the judges share prompts and answers).
+Position also gets the consistency and the first-shown win rate
+(:mod:`debias.reports.position`) whenever both orders are present. Beside the effects, each
+judge's leaderboard, raw and style-controlled (:func:`debias.battles.leaderboard.
+battle_leaderboard` with the same features).
 
-``audit.json`` (:meth:`JudgesAudit.to_dict`) holds one block per judge, each effect with
-``estimate, std_error, conf_low, conf_high, p_value`` (and ``note`` when missing),
-position also with ``consistency`` and ``first_shown_win_rate`` (percent, with
-intervals); ``differences`` between judges; ``models``: the models the effects average
-over (stated in the headline).
+``audit.json`` (:meth:`JudgesAudit.to_dict`): one block per judge; per effect ``estimate,
+std_error, conf_low, conf_high, p_value`` (log-odds per unit), the style effects also in
+rating points (400/ln 10 per logit) and win-rate points of an even match, with their
+intervals; position also ``consistency`` and ``first_shown_win_rate`` (percent, with
+intervals); an effect that is not estimated is a string saying why. ``differences``
+between judges (only with several); ``models``: the models every effect averages over
+(stated in the headline); ``leaderboards`` per judge.
 
 Examples
 --------
@@ -28,48 +35,92 @@ True
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from debias.errors import InputError, ParameterError
-from debias.mediators import get_mediator
 from debias.reports.audit.report import json_ready, markdown_table
-from debias.reports.judges import compare_judges, fit_judges
+from debias.reports.judges import compare_judges, feature_covariate, fit_judges
 from debias.reports.position import consistency, first_shown_win_rate, order_design
 
-__all__ = ["JudgesAudit", "add_features", "audit_judges", "shared_battles"]
+__all__ = ["JudgesAudit", "audit_judges", "default_features", "in_points", "shared_battles"]
 
 NUMBERS = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
+POINTS = ("rating_points", "winrate_points")
+#: Rating points per logit (the Elo scale).
+ELO_PER_LOGIT = 400 / math.log(10)
+#: Default features: when the answers store token counts, and when they do not.
+TOKEN_FEATURES = ("tokens", "headers", "lists", "bold")
+TEXT_FEATURES = ("length", "markdown")
 UNITS = {
     "position": "log-odds, answer shown first vs second (±1)",
     "self_preference": "log-odds, answer of the judge's family vs not (own(A) − own(B))",
 }
+STYLE_UNIT = "log-odds per unit of (a − b)/(a + b + 1)"
+EFFECT_COLUMNS = [
+    "term",
+    "judge",
+    *NUMBERS,
+    *(f"{p}{s}" for p in POINTS for s in ("", "_conf_low", "_conf_high")),
+    "note",
+]
+DIFF_COLUMNS = ["term", "judge", "reference", *NUMBERS]
 
 
-def add_features(battles: pd.DataFrame, judgments, features: Sequence[str]) -> pd.DataFrame:
-    """A copy of ``battles`` with ``<f>_a``, ``<f>_b`` from the answers' texts (mediators).
+def in_points(effects: pd.DataFrame) -> pd.DataFrame:
+    """``effects`` with each coefficient also in rating points and win-rate points.
 
-    Columns already present are kept (a simulator's, say).
+    ``rating_points`` = 400/ln(10) per logit (the Elo scale); ``winrate_points`` = the
+    change of an even match's win rate (percent) for one unit of the covariate,
+    100·(σ(β) − ½). Both are monotone in β, so the interval's ends map to theirs.
+
+    Examples
+    --------
+    >>> t = in_points(pd.DataFrame({"estimate": [0.0, 1.0], "conf_low": [-1.0, 0.5],
+    ...                             "conf_high": [1.0, 1.5]}))
+    >>> t[["rating_points", "winrate_points", "winrate_points_conf_low"]].round(2)
+       rating_points  winrate_points  winrate_points_conf_low
+    0           0.00            0.00                   -23.11
+    1         173.72           23.11                    12.25
     """
-    out = battles.copy()
-    todo = [f for f in features if not {f"{f}_a", f"{f}_b"} <= set(out.columns)]
-    if not todo:
-        return out
-    if judgments is None or not {"answer_a", "answer_b"} <= set(out.columns):
-        raise InputError(
-            f"battle rows: features {todo} need the answers' texts: pass the Judgments "
-            "(its battles() carry answer_a/answer_b codes) or add columns <f>_a, <f>_b."
-        )
-    texts = judgments.answers["text"]
-    for f in todo:
-        values = get_mediator(f).compute(texts)
-        out[f"{f}_a"] = values[out["answer_a"].to_numpy()]
-        out[f"{f}_b"] = values[out["answer_b"].to_numpy()]
+    out = effects.copy()
+    for suffix, col in (("", "estimate"), ("_conf_low", "conf_low"), ("_conf_high", "conf_high")):
+        beta = out[col].to_numpy(dtype=float)
+        out[f"rating_points{suffix}"] = ELO_PER_LOGIT * beta
+        out[f"winrate_points{suffix}"] = 100 * (expit(beta) - 0.5)
     return out
+
+
+def default_features(battles: pd.DataFrame, judgments=None) -> tuple[tuple[str, ...], str]:
+    """The features audited by default, and why: tokens, headers, lists and bold when every
+    answer of the battles has a stored token count, else length and markdown.
+
+    Without ``judgments`` the battles' own ``<f>_a`` / ``<f>_b`` columns decide.
+    """
+    if judgments is not None:
+        tokens = judgments.answers.get("tokens")
+        if tokens is not None and len(battles):
+            codes = np.concatenate([battles["answer_a"], battles["answer_b"]])
+            if np.isfinite(tokens.to_numpy(dtype=float)[codes]).all():
+                return TOKEN_FEATURES, (
+                    "the answers store token counts: stored tokens and Arena's markdown counts"
+                )
+        return TEXT_FEATURES, (
+            "the answers store no token counts: characters and markdown elements of the texts"
+        )
+    for names in (TOKEN_FEATURES, TEXT_FEATURES, ("length",)):
+        if all(f"{f}_{s}" in battles for f in names for s in "ab"):
+            return names, "the features the battle rows carry"
+    raise InputError(
+        "battle rows carry no feature columns (<f>_a, <f>_b) and no judgments were given to "
+        "measure the answers; pass judgments= or features= with columns present."
+    )
 
 
 def shared_battles(battles: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -89,22 +140,25 @@ def shared_battles(battles: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 @dataclass
 class JudgesAudit:
-    """Several judges' effects side by side (:func:`audit_judges`).
+    """One judge's or several judges' effects (:func:`audit_judges`).
 
     Attributes
     ----------
     effects : pandas.DataFrame
-        ``term, judge, estimate, std_error, conf_low, conf_high, p_value, note`` for
-        every feature, ``position`` and ``self_preference`` of every judge.
+        ``term, judge, estimate, std_error, conf_low, conf_high, p_value``, the rating and
+        win-rate points (style terms only) and ``note``, for every feature, ``position``
+        and ``self_preference`` of every judge (missing with a note when not estimated).
     differences : pandas.DataFrame
-        :func:`debias.reports.judges.compare_judges` of both fits.
+        Differences between judges (empty with one judge).
     position : pandas.DataFrame
-        Per judge: ``consistency`` and ``first_shown_win_rate`` (percent) with intervals
-        (empty when no judge saw both orders).
+        Per judge with both orders: ``consistency`` and ``first_shown_win_rate`` (percent)
+        with intervals.
     models : list of str
-        The models of the shared battles: every effect averages over them.
+        The models of the battles audited: every effect averages over them.
     headline : str
     info : dict
+    leaderboards : dict
+        judge -> (table, BattleReport) of :func:`debias.battles.leaderboard.battle_leaderboard`.
     """
 
     effects: pd.DataFrame
@@ -113,16 +167,27 @@ class JudgesAudit:
     models: list
     headline: str
     info: dict = field(default_factory=dict)
+    leaderboards: dict = field(default_factory=dict)
+
+    @property
+    def judges(self) -> list[str]:
+        return list(self.info["judge_names"])
 
     def to_dict(self) -> dict:
-        """``audit.json``'s content: one block per judge, then the differences."""
-        judges: dict = {}
+        """``audit.json``'s content: one block per judge, the differences (several judges),
+        the leaderboards."""
+        judges: dict = {j: {} for j in self.judges}
         pos = self.position.set_index("judge") if len(self.position) else None
         for r in self.effects.to_dict("records"):
             if "−" in r["judge"]:  # an identified difference: under "differences"
                 continue
+            if not np.isfinite(r["estimate"]):  # not estimated: the reason
+                judges[r["judge"]][r["term"]] = r["note"]
+                continue
             block = {k: r[k] for k in NUMBERS}
-            block["unit"] = UNITS.get(r["term"], "log-odds per unit of (a − b)/(a + b + 1)")
+            if r["term"] not in UNITS:
+                block |= {k: r[k] for k in EFFECT_COLUMNS if k.startswith(POINTS)}
+            block["unit"] = UNITS.get(r["term"], STYLE_UNIT)
             if r["note"]:
                 block["note"] = r["note"]
             if r["term"] == "position" and pos is not None and r["judge"] in pos.index:
@@ -131,59 +196,130 @@ class JudgesAudit:
                     block[k] = p[k]
                     block[f"{k}_conf_low"] = p[f"{k}_conf_low"]
                     block[f"{k}_conf_high"] = p[f"{k}_conf_high"]
+                block["consistency_by_model"] = self.info["consistency_by_model"][r["judge"]]
+                block["consistency_pairs"] = int(p["consistency_n"])
+                block["consistency_pairs_agreeing"] = int(p["consistency_n_agree"])
                 block["consistency_rule"] = self.info["consistency_rule"]
-            judges.setdefault(r["judge"], {})[r["term"]] = block
-        diffs: dict = {}
-        for r in self.differences.to_dict("records"):
-            diffs.setdefault(r["term"], {})[f"{r['judge']} − {r['reference']}"] = {
-                k: r[k] for k in NUMBERS
+            judges[r["judge"]][r["term"]] = block
+        out = {
+            "kind": "battle audit",
+            "headline": self.headline,
+            "models": list(self.models),
+            **self.info,
+            "judges": judges,
+        }
+        if len(self.judges) > 1:
+            diffs: dict = {}
+            for r in self.differences.to_dict("records"):
+                diffs.setdefault(r["term"], {})[f"{r['judge']} − {r['reference']}"] = {
+                    k: r[k] for k in NUMBERS
+                }
+            out["differences"] = diffs
+        out["leaderboards"] = {
+            j: {
+                "anchor": rep.anchor,
+                "anchor_reason": rep.anchor_reason,
+                "rows": table.to_dict("records"),
             }
-        return json_ready(
-            {
-                "kind": "judges side by side",
-                "headline": self.headline,
-                "models": list(self.models),
-                **self.info,
-                "judges": judges,
-                "differences": diffs,
-                "methods": self.methods(),
-            }
-        )
+            for j, (table, rep) in self.leaderboards.items()
+        }
+        out["methods"] = self.methods()
+        return json_ready(out)
 
     def methods(self) -> list[str]:
         pct = f"{100 * self.info['level']:g}%"
-        return [
-            "Data: the battles on (prompt, turn, pair of models) graded by every judge; a call is "
-            "P(A wins) (tie 1/2, no verdict left out).",
-            "Length, markdown and position: one Bradley-Terry logistic fit of all judges, model "
-            "strengths per judge, one coefficient per (term, judge); features enter as "
-            "(a − b)/(a + b + 1) of the per-answer counts; position as +1 when A was shown first, "
-            "−1 when second (only for judges whose order is not a fixed function of the prompt).",
+        several = len(self.judges) > 1
+        lines = [
+            "Data: "
+            + (
+                "the battles on (prompt, turn, pair of models) graded by every judge"
+                if several
+                else "every battle with a verdict"
+            )
+            + "; a call is P(A wins) (tie 1/2), weighted by its row weight; "
+            + f"{self.info['n_battles_without_verdict']} call(s) without a verdict left out of "
+            "the fits (kept for the consistency's call rule).",
+            f"Features: {', '.join(self.info['features'])} ({self.info['features_reason']}); "
+            "each enters as (a − b)/(a + b + 1) of the per-answer counts, unscaled (0: both "
+            "answers alike; 0.5: A's count about three times B's).",
+            "Style and position: one Bradley-Terry logistic fit"
+            + (" of all judges, model strengths per judge," if several else ",")
+            + " one coefficient per term and judge; position +1 when A was shown first, −1 "
+            "when second (only where the order is not unknown or a fixed function of the "
+            "prompt). Rating points: 400/ln 10 per logit; win-rate points: the change of an "
+            "even match's win rate, 100·(σ(β) − ½), both per unit of the covariate.",
             "Self-preference: a second joint fit with model strengths shared by the judges and "
-            "own(A) − own(B) per judge (own: the model is in the judge's family); with every judge "
-            "in one family only differences between judges are identified and reported.",
-            f"Standard errors clustered by prompt over all judges (G/(G − 1)); {pct} intervals and "
-            "p-values from Student's t with G − 1 df; differences between judges from the joint "
-            "covariance; 'all equal' is an F test (Hotelling) of equal coefficients.",
-            "Consistency (rule " + repr(self.info["consistency_rule"]) + "): 'pair' is the share "
-            "of pairs whose two orders give the same verdict (ties agree with ties), 'call' "
-            "Position-Bias-Analyzer's per-call count; first-shown win rate: the share of calls won by the answer shown first "
-            "(ties 1/2); both with intervals clustered by prompt.",
+            "own(A) − own(B) per judge (own: the model is in the judge's family); with every "
+            "judge in one family only differences between judges are identified and reported; "
+            "with one judge it is not identified (a property of the models).",
+            f"Standard errors clustered by prompt{' over all judges' if several else ''} "
+            f"(G/(G − 1)); {pct} intervals and p-values from Student's t with G − 1 df"
+            + (
+                "; differences between judges from the joint covariance; 'all equal' is an "
+                "F test (Hotelling) of equal coefficients."
+                if several
+                else "."
+            ),
+            "Consistency (rule " + repr(self.info["consistency_rule"]) + "): 'pair' is the "
+            "share of pairs whose two orders give the same verdict (ties agree with ties), "
+            "'call' Position-Bias-Analyzer's per-call count; first-shown win rate: the share "
+            "of calls won by the answer shown first (ties 1/2, weighted); both with intervals "
+            "clustered by prompt.",
+            "Leaderboards: debias.battles' Bradley-Terry without and with the same style terms "
+            "(battle_leaderboard; sum-to-zero strengths, no position term), controlled = every "
+            "style term at zero.",
         ]
+        return lines
+
+    def to_text(self) -> str:
+        """The headline and one line per effect (what ``debias audit`` prints)."""
+        pct = f"{100 * self.info['level']:g}%"
+        lines = [self.headline]
+        for r in self.effects.itertuples():
+            if not np.isfinite(r.estimate):
+                shown = r.note
+            elif not np.isfinite(r.conf_low):
+                shown = f"{r.estimate:+.3f} (interval not estimable: {r.note or 'no valid SE'})"
+            else:
+                shown = f"{r.estimate:+.3f} ({pct} CI {r.conf_low:+.3f} to {r.conf_high:+.3f})"
+                if np.isfinite(r.rating_points):
+                    shown += (
+                        f" = {r.rating_points:+.1f} rating points, "
+                        f"{r.winrate_points:+.1f} win-rate points"
+                    )
+            lines.append(f"  {r.judge}: {r.term} {shown}")
+        for r in self.position.itertuples():
+            lines.append(
+                f"  {r.judge}: consistency {r.consistency:.2f}% ({r.consistency_n_agree}/"
+                f"{r.consistency_n} pairs agree), first shown wins {r.first_shown_win_rate:.2f}%"
+            )
+        return "\n".join(lines) + "\n"
 
     def to_markdown(self) -> str:
-        eff = self.effects.copy()
-        lines = ["# Judges side by side", "", self.headline, "", "## Effects per judge", ""]
-        lines.append(markdown_table(eff.drop(columns="note"), 3))
-        notes = eff[eff["note"] != ""]
-        for r in notes.itertuples():
+        several = len(self.judges) > 1
+        title = "Judges side by side" if several else f"Audit of judge {self.judges[0]}"
+        lines = [f"# {title}", "", self.headline, ""]
+        lines += [
+            f"Features: {', '.join(self.info['features'])} ({self.info['features_reason']}).",
+            "",
+        ]
+        for name, why in self.info["features_dropped"].items():
+            lines += [f"- {name} left out: {why}."]
+        lines += ["## Effects per judge", "", f"Log-odds ({STYLE_UNIT} for style terms).", ""]
+        lines.append(markdown_table(self.effects.drop(columns="note"), 3))
+        for r in self.effects[self.effects["note"] != ""].itertuples():
             lines.append(f"- {r.term}, {r.judge}: {r.note}")
         if len(self.position):
             lines += ["", "## Position: consistency and first-shown win rate (%)", ""]
             lines.append(markdown_table(self.position, 2))
-        if len(self.differences):
+        if several and len(self.differences):
             lines += ["", "## Differences between judges", ""]
             lines.append(markdown_table(self.differences, 3))
+        from debias.reports.leaderboard import to_markdown
+
+        for judge, (table, report) in self.leaderboards.items():
+            lines += ["", f"## Leaderboard of {judge} (raw and style-controlled)", ""]
+            lines += [to_markdown(table).rstrip("\n"), "", report.to_text()]
         lines += ["", "## Models", "", ", ".join(self.models), "", "## Methods", ""]
         lines += [f"- {m}" for m in self.methods()]
         return "\n".join(lines) + "\n"
@@ -191,7 +327,20 @@ class JudgesAudit:
     def figure(self):
         from debias.plots.judges import judges_forest
 
-        return judges_forest(self.effects, self.differences, level=self.info["level"])
+        level = self.info["level"]
+        if len(self.judges) > 1:
+            return judges_forest(self.effects, self.differences, level=level)
+        # one judge: one panel, one row per effect
+        rows = self.effects.assign(judge=self.effects["term"], term=f"judge {self.judges[0]}")
+        fig = judges_forest(rows, level=level)
+        fig.set_size_inches(6.5, 0.45 * len(rows) + 1.6)
+        fig.suptitle(
+            "Effect on the log-odds of winning\n(style: per unit of (a − b)/(a + b + 1); "
+            "position: shown first, ±1)",
+            fontsize=9,
+        )
+        fig.tight_layout()
+        return fig
 
     def write(self, out_dir, *, dpi: int = 120) -> Path:
         """Write ``audit.json``, ``report.md`` and ``judges.png`` into ``out_dir`` (all at once)."""
@@ -201,99 +350,220 @@ class JudgesAudit:
         out = Path(out_dir)
         check_audit_dir(out)
         fig = self.figure()
-        with atomic_dir(out) as tmp:
-            text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
-            (tmp / "audit.json").write_text(text, encoding="utf-8")
-            (tmp / "report.md").write_text(self.to_markdown(), encoding="utf-8")
-            fig.savefig(tmp / "judges.png", dpi=dpi, bbox_inches="tight")
-        import matplotlib.pyplot as plt
+        try:
+            with atomic_dir(out) as tmp:
+                text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+                (tmp / "audit.json").write_text(text, encoding="utf-8")
+                (tmp / "report.md").write_text(self.to_markdown(), encoding="utf-8")
+                fig.savefig(tmp / "judges.png", dpi=dpi, bbox_inches="tight")
+        finally:
+            import matplotlib.pyplot as plt
 
-        plt.close(fig)
+            plt.close(fig)
         return out
 
 
 def audit_judges(
     data,
+    judgments=None,
     *,
     judges: Sequence[str] | None = None,
-    features: Sequence[str] = ("length", "markdown"),
+    features: Sequence[str] | None = None,
     families: Mapping[str, str] | None = None,
     consistency_rule: str = "pair",
     level: float = 0.95,
+    leaderboards: bool = True,
 ) -> JudgesAudit:
-    """Audit several judges on the prompts they share.
+    """Audit one judge or several (on the prompts they share) from battle data.
 
     Parameters
     ----------
     data : Judgments or pandas.DataFrame
-        Judge calls of two or more judges (a Judgments, whose answers give the features),
-        or battle rows already carrying ``<f>_a``, ``<f>_b``.
+        Pairwise judge calls (a Judgments, whose answers give the features), or battle
+        rows (``Judgments.battles()``), with ``judgments=`` or ``<f>_a``, ``<f>_b`` columns.
+    judgments : Judgments, optional
+        The answers of battle rows given as ``data`` (to measure the features).
     judges : sequence of str, optional
         Which judges (default: all).
-    features : sequence of str, default ("length", "markdown")
-        Mediators of the answers (:func:`debias.mediators.available_mediators`).
+    features : sequence of str, optional
+        Style features (:func:`debias.battles.style.add_answer_features`: ``tokens``,
+        ``headers``, ``lists``, ``bold`` or any registered mediator such as ``length``,
+        ``markdown``). Default :func:`default_features`.
     families : mapping, optional
         Model or judge name -> family (default rules: :mod:`debias.judgments.families`).
     consistency_rule : {"pair", "call"}, default "pair"
         :func:`debias.reports.position.consistency`'s rule (``"call"``: PBA's count).
     level : float, default 0.95
+    leaderboards : bool, default True
+        Also fit each judge's raw and style-controlled leaderboard.
 
     Returns
     -------
     JudgesAudit
     """
+    from debias.battles.style import add_answer_features
     from debias.judgments import Judgments
 
     if isinstance(data, Judgments):
-        battles, source = data.battles(), data
+        battles, judgments = data.battles(), data
     elif isinstance(data, pd.DataFrame):
-        battles, source = data, None
+        battles = data
     else:
         raise InputError(
-            f"audit_judges() expects Judgments (debias.io.judges.read_judgments) or battle "
-            f"rows, got {type(data).__name__}."
+            f"audit_judges() expects Judgments (debias.io.read_judgments) or battle rows, got "
+            f"{type(data).__name__}."
         )
-    if isinstance(features, str):
-        features = [features]
-    present = list(pd.unique(battles["judge"].astype(str)))
+    if consistency_rule not in ("pair", "call"):
+        raise ParameterError(
+            f"The 'consistency_rule' parameter must be 'pair' or 'call'. Got {consistency_rule!r}."
+        )
+    present = list(pd.unique(battles["judge"].astype(str))) if "judge" in battles else []
+    if isinstance(judges, str):
+        judges = [judges]
     if judges is not None:
         unknown = [j for j in judges if j not in present]
         if unknown:
             raise ParameterError(f"judges= {unknown} not in the data; judges: {present}.")
         battles = battles[battles["judge"].astype(str).isin(judges)]
-    battles = add_features(battles, source, features)
+    if battles.empty:
+        raise InputError("battle rows: no pairwise call to audit.")
+    if features is None:
+        features, reason = default_features(battles, judgments)
+    else:
+        features = (features,) if isinstance(features, str) else tuple(features)
+        reason = "features="
+        if not features:
+            raise ParameterError("features= is empty: the audit needs at least one feature.")
+    battles = add_answer_features(battles, judgments, features)
     battles, counts = shared_battles(battles)
     if battles.empty:
         raise InputError(f"The judges {counts['judges']} share no (prompt, pair of models).")
-    fit = fit_judges(battles, features=features, level=level)
-    sp_fit = fit_judges(
-        battles, features=features, self_preference=True, families=families, level=level
+    verdict = battles["outcome"].notna().to_numpy()
+    fitted = battles[verdict].reset_index(drop=True)  # calls without one: consistency only
+    if fitted.empty:
+        raise InputError("battle rows: no call with a verdict; nothing to fit.")
+    kept, dropped = _informative(fitted, features)
+    several = len(counts["judges"]) > 1
+    fit = fit_judges(fitted, features=kept, level=level)
+    parts = [fit.table()]
+    design = order_design(fitted)
+    differences = [compare_judges(fit)] if several else []
+    if several:
+        sp_fit = fit_judges(
+            fitted, features=kept, self_preference=True, families=families, level=level
+        )
+        sp = sp_fit.table()
+        parts.append(sp[sp["term"] == "self_preference"])
+        differences.append(_sp_differences(sp_fit))
+    effects = _effects(parts, design, counts["judges"], kept, several)
+    differences = pd.concat(
+        [d for d in differences if len(d)] or [pd.DataFrame(columns=DIFF_COLUMNS)],
+        ignore_index=True,
     )
-    sp = sp_fit.table()
-    effects = pd.concat([fit.table(), sp[sp["term"] == "self_preference"]], ignore_index=True)
-    differences = pd.concat([compare_judges(fit), _sp_differences(sp_fit)], ignore_index=True)
-    design = order_design(battles)
-    both = battles[battles["judge"].astype(str).map(lambda j: design[j]["status"] == "both_orders")]
-    position = _position_table(both, consistency_rule, level) if len(both) else pd.DataFrame()
+    both = [j for j, d in order_design(battles).items() if d["status"] == "both_orders"]
+    in_both = battles["judge"].astype(str).isin(both)
+    position = _position_table(battles[in_both], consistency_rule, level) if both else None
     models = sorted(set(battles["model_a"].astype(str)) | set(battles["model_b"].astype(str)))
+    by_model = _consistency_by_model(battles[in_both], models, consistency_rule, level)
     n_prompts = int(battles["prompt"].nunique())
-    judges_used = counts["judges"]
+    n = len(counts["judges"])
     headline = (
-        f"{len(judges_used)} judges on {n_prompts} shared prompts; every effect is a slope common "
-        f"to the {len(models)} models of these battles ({_list(models)}), estimated per judge."
+        (f"{n} judges" if several else f"1 judge ({counts['judges'][0]})")
+        + f" on {n_prompts} {'shared ' if several else ''}prompts"
+        f" ({len(fitted)} battles with a verdict); every effect is a slope common to the "
+        f"{len(models)} models of these battles ({_list(models)}), estimated per judge."
     )
     info = {
         "level": float(level),
         "n_prompts": n_prompts,
         "n_models": len(models),
-        "n_battles": counts["n_rows_shared"],
+        "n_battles": len(fitted),
         "n_battles_not_shared": counts["n_rows"] - counts["n_rows_shared"],
-        "judge_names": judges_used,
-        "families": sp_fit.families,
+        "n_battles_without_verdict": int((~verdict).sum()),
+        "judge_names": counts["judges"],
+        "features": list(kept),
+        "features_reason": reason,
+        "features_dropped": dropped,
+        "families": sp_fit.families if several else {},
         "order_design": design,
         "consistency_rule": consistency_rule,
+        "consistency_by_model": by_model,
     }
-    return JudgesAudit(effects, differences, position, models, headline, info)
+    boards = _leaderboards(fitted, kept, level) if leaderboards else {}
+    if position is None:
+        position = pd.DataFrame()
+    return JudgesAudit(effects, differences, position, models, headline, info, boards)
+
+
+def _informative(battles: pd.DataFrame, features) -> tuple[tuple[str, ...], dict]:
+    """The features whose covariate is not 0 in every battle, and the others with why."""
+    kept, dropped = [], {}
+    for f in features:
+        if np.any(feature_covariate(battles, f) != 0):
+            kept.append(f)
+        else:
+            dropped[f] = "the same for both answers in every battle (nothing to estimate)"
+    if not kept:
+        raise InputError(
+            f"battle rows: no feature differs between the answers of any battle ({features}); "
+            "choose other features= (--mediators)."
+        )
+    x = np.column_stack([feature_covariate(battles, f) for f in kept])
+    for k in range(1, len(kept)):
+        if np.linalg.matrix_rank(x[:, : k + 1]) <= k:
+            raise InputError(
+                f"battle rows: feature {kept[k]!r} is a linear combination of {list(kept[:k])} "
+                "in these battles (it always moves with them), so their effects cannot be told "
+                f"apart; leave {kept[k]!r} out of features= (--mediators)."
+            )
+    return tuple(kept), dropped
+
+
+def _effects(parts, design: dict, judges: list, features, several: bool) -> pd.DataFrame:
+    """The effect rows in judge order (features, position, self-preference), with points."""
+    t = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    have = set(zip(t["term"], t["judge"], strict=True))
+    extra = []
+    for j in judges:
+        if ("position", j) not in have:
+            extra.append(
+                {"term": "position", "judge": j, "note": f"not estimated: {design[j]['reason']}"}
+            )
+        if not several:
+            extra.append(
+                {
+                    "term": "self_preference",
+                    "judge": j,
+                    "note": "not estimated: one judge; a judge × family term needs several judges "
+                    "grading the same models (with one, it is a property of the models, absorbed "
+                    "by their strengths)",
+                }
+            )
+    t = pd.concat([t, pd.DataFrame(extra)], ignore_index=True) if extra else t
+    t["note"] = t["note"].fillna("")
+    t = in_points(t)
+    style = t["term"].isin(features)
+    for c in EFFECT_COLUMNS:
+        if c.startswith(POINTS):
+            t.loc[~style, c] = np.nan
+    order = {term: i for i, term in enumerate([*features, "position", "self_preference"])}
+    rank = {j: i for i, j in enumerate(judges)}
+    key = t["judge"].map(lambda j: rank.get(str(j).split("−")[0], len(rank))) * 100 + t["term"].map(
+        order
+    )
+    t = t.iloc[np.argsort(key.to_numpy(), kind="stable")]
+    return t[EFFECT_COLUMNS].reset_index(drop=True)
+
+
+def _leaderboards(battles: pd.DataFrame, features, level: float) -> dict:
+    from debias.battles.leaderboard import battle_leaderboard
+
+    out = {}
+    for judge, rows in battles.groupby(battles["judge"].astype(str), sort=False):
+        out[judge] = battle_leaderboard(
+            rows.reset_index(drop=True), features=tuple(features), scale=False, level=level
+        )
+    return out
 
 
 def _list(names: list[str], k: int = 6) -> str:
@@ -303,7 +573,8 @@ def _list(names: list[str], k: int = 6) -> str:
 def _sp_differences(sp_fit) -> pd.DataFrame:
     """Self-preference differences: from compare_judges, or the identified ``j−ref`` terms."""
     d = compare_judges(sp_fit)
-    d = d[d["term"] == "self_preference"]
+    if len(d):
+        d = d[d["term"] == "self_preference"]
     if len(d):
         return d
     rows = []
@@ -314,7 +585,30 @@ def _sp_differences(sp_fit) -> pd.DataFrame:
                 {"term": "self_preference", "judge": judge, "reference": ref}
                 | sp_fit.contrast({name: 1.0})
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=DIFF_COLUMNS)
+
+
+def _consistency_by_model(battles: pd.DataFrame, models, rule: str, level: float) -> dict:
+    """judge -> model -> consistency of the pairs involving the model (percent, interval)."""
+    out: dict = {}
+    a, b = battles["model_a"].astype(str), battles["model_b"].astype(str)
+    for m in models:
+        rows = battles[(a == m) | (b == m)]
+        if rows.empty:
+            continue
+        try:
+            c = consistency(rows, rule=rule, level=level)
+        except InputError:  # no pair of this model judged in both orders
+            continue
+        for r in c.to_dict("records"):
+            out.setdefault(str(r["judge"]), {})[m] = {
+                "n": r["n"],
+                "n_agree": r["n_consistent"],
+                "estimate": r["estimate"],
+                "conf_low": r["conf_low"],
+                "conf_high": r["conf_high"],
+            }
+    return out
 
 
 def _position_table(battles: pd.DataFrame, rule: str, level: float) -> pd.DataFrame:
@@ -325,6 +619,8 @@ def _position_table(battles: pd.DataFrame, rule: str, level: float) -> pd.DataFr
             "consistency": c["estimate"],
             "consistency_conf_low": c["conf_low"],
             "consistency_conf_high": c["conf_high"],
+            "consistency_n": c["n"],
+            "consistency_n_agree": c["n_consistent"],
             "first_shown_win_rate": f["estimate"],
             "first_shown_win_rate_conf_low": f["conf_low"],
             "first_shown_win_rate_conf_high": f["conf_high"],
