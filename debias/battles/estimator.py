@@ -207,7 +207,7 @@ class BradleyTerry(BaseEstimator):
         from debias.battles.design import battle_design
 
         terms = (
-            parse_battle_formula(self.formula, battles.columns)
+            parse_battle_formula(self.formula, battles.columns, self.transform)
             if self.formula is not None
             else feature_terms(ARENA_FEATURES if self.features is None else self.features)
         )

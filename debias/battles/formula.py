@@ -129,7 +129,9 @@ def allowed_names(columns: Iterable[str] = ()) -> tuple[list[str], list[str]]:
     return answer, battle
 
 
-def parse_battle_formula(formula: str, columns: Iterable[str] = ()) -> tuple[Term, ...]:
+def parse_battle_formula(
+    formula: str, columns: Iterable[str] = (), transform: str = "diff_over_sum_plus1"
+) -> tuple[Term, ...]:
     """The terms of a battle formula, checked against the allow-list.
 
     Parameters
@@ -140,6 +142,9 @@ def parse_battle_formula(formula: str, columns: Iterable[str] = ()) -> tuple[Ter
         The battles' columns: ``<f>_a``/``<f>_b`` pairs add per-answer covariates, other
         non-structural columns battle-level covariates. Whether a column is numeric is
         checked when the design is built.
+    transform : str, default "diff_over_sum_plus1"
+        The transform of a feature written bare (to refuse ``length`` next to
+        ``diff_over_sum_plus1(length)``: the same covariate twice).
 
     Returns
     -------
@@ -179,7 +184,7 @@ def parse_battle_formula(formula: str, columns: Iterable[str] = ()) -> tuple[Ter
     terms = tuple(_term(leaf, formula, answer, battle) for leaf in reversed(leaves))
     seen: dict[tuple, str] = {}
     for term in terms:
-        key = (term.name, term.transform)
+        key = (term.name, term.transform or transform if term.kind == "feature" else None)
         if key in seen:
             raise FormulaError(
                 f"Term {term.label!r} in formula {formula!r} repeats {seen[key]!r}; give each "
