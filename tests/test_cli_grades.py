@@ -190,6 +190,7 @@ def test_hostile_flags_on_single_grades_are_one_line(graded_tree, tmp_path, caps
     root, _ = graded_tree
     cases = [
         (["--grades", "totals"], r"--grades totals needs two grades per call"),
+        (["--grades", "battles"], r"--grades battles needs two grades per call"),
         (["--verdicts", "levels"], r"--verdicts levels reads graded pairwise verdicts"),
         (["--compat", "arena_hard"], r"--compat does not apply to single-answer grades"),
         (["--anchor", "model_0"], r"--anchor does not apply"),

@@ -216,10 +216,10 @@ def cmd_graded_leaderboard(args: argparse.Namespace) -> bool:
             return False
         _paired_leaderboard(args)
         return True
-    if getattr(args, "grades", None) == "totals":
+    if getattr(args, "grades", None) is not None:
         raise ParameterError(
-            f"--grades totals needs two grades per call (paired grades); {args.path} holds "
-            "single-answer grades: leave it out."
+            f"--grades {args.grades} needs two grades per call (paired grades); {args.path} "
+            "holds single-answer grades: leave it out."
         )
     _grade_leaderboard(args)
     return True
@@ -236,7 +236,7 @@ def _write(args: argparse.Namespace, table) -> None:
 def _grade_leaderboard(args: argparse.Namespace) -> None:
     from debias.reports.leaderboard import to_markdown
 
-    _refuse(args, "single-answer grades", allowed=("--method", "--grades"))
+    _refuse(args, "single-answer grades", allowed=("--method",))
     check_table_out(args, args.out)
     judgments = read_graded(args)
     _one_judge(args, judgments)
