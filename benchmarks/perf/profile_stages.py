@@ -35,8 +35,9 @@ STAGES = [
     ("debias.model.glm", "_mediators.compute_mediators", "compute_mediators"),
     ("debias.model.glm", "PreferenceGLM._difficulty", "difficulty (load/join)"),
     ("debias.model.glm", "PreferenceGLM._fit_difficulty", "stage 1 (rest)"),
-    ("debias.model.glm", "fit_joint", "stage 1 fit_joint"),
+    ("debias.model.stage1", "fit_joint", "stage 1 fit_joint"),
     ("debias.model.glm", "model_frame", "model_frame"),
+    ("debias.model.stage1", "model_frame", "model_frame"),
     ("debias.model.formula", "Design.__init__", "Design.__init__ (patsy)"),
     ("debias.model.formula", "Design.matrix", "Design.matrix"),
     ("debias.model.glm", "PreferenceGLM._stage2", "stage 2 Newton"),
@@ -46,6 +47,8 @@ STAGES = [
     ("debias.inference.two_stage", "coefficient_influence", "two-stage influence"),
     ("debias.model.results", "ModelResults.naive_influence", "naive influence"),
     ("debias.counterfactual", "average_with_influence", "average_with_influence rest"),
+    ("debias.model.separation", "separating_direction", "separation LP"),
+    ("debias.model.results", "separating_direction", "separation LP"),
     ("debias.counterfactual", "avg_predictions", "avg_predictions rest"),
 ]
 
