@@ -70,6 +70,12 @@ def separating_direction(
     ones = y >= 1 - HARD_TOLERANCE
     zeros = y <= HARD_TOLERANCE
     soft = ~(ones | zeros)
+    if soft.sum() >= Xs.shape[1]:
+        # x_i d = 0 on every soft row: when those rows have full column rank (well
+        # conditioned), d = 0 is the only feasible direction and the LP has nothing to find
+        sv = np.linalg.svd(Xs[soft], compute_uv=False)
+        if sv[-1] > 1e-6 * sv[0]:
+            return None
     objective = -(Xs[ones].sum(axis=0) - Xs[zeros].sum(axis=0))
     a_ub = np.vstack([-Xs[ones], Xs[zeros]])
     res = linprog(
