@@ -77,37 +77,33 @@ def test_one_judge_arena_hard(judges_dir, arena_hard, tmp_path, capsys):
     assert pos["consistency"] == pytest.approx(100 * 697 / 1000, abs=1e-9)
     assert pos["consistency_conf_low"] < pos["consistency"] < pos["consistency_conf_high"]
     assert pos["first_shown_win_rate_conf_low"] < pos["first_shown_win_rate"]
-    # the effects are the direct joint fit's
-    _, battles = arena_hard
-    direct = fit_judges(battles, features=TOKEN_FEATURES).table().set_index("term")
-    for term in (*TOKEN_FEATURES, "position"):
-        for k in NUMBERS:
-            assert block[term][k] == pytest.approx(direct.loc[term, k], abs=1e-9), (term, k)
-    # ... and those of a second solver: BradleyTerry with position entered as a feature
-    # whose (a - b)/(a + b + 1) is position/2 (so its coefficient is twice position's)
+    # the effects are those of the direct fit (BradleyTerry with the position term) ...
     from debias.battles.estimator import BradleyTerry
 
-    shown = battles["shown_first"]
-    flagged = battles.assign(first_a=(shown == "a") * 1.0, first_b=(shown == "b") * 1.0)
-    bt = BradleyTerry(features=(*TOKEN_FEATURES, "first"), scale=False).fit(flagged)
-    coef = bt.coef_.set_index("term")
-    for term in TOKEN_FEATURES:
-        assert block[term]["estimate"] == pytest.approx(coef.loc[term, "estimate"], abs=1e-7)
-        assert block[term]["std_error"] == pytest.approx(coef.loc[term, "std_error"], abs=1e-7)
-    assert 2 * pos["estimate"] == pytest.approx(coef.loc["first", "estimate"], abs=1e-7)
+    _, battles = arena_hard
+    terms = (*TOKEN_FEATURES, "position")
+    direct = BradleyTerry(features=terms, scale=False).fit(battles).coef_.set_index("term")
+    for term in terms:
+        for k in NUMBERS:
+            assert block[term][k] == pytest.approx(direct.loc[term, k], abs=1e-9), (term, k)
+    # ... and of a second solver (the judges' dense Newton, its own sandwich)
+    other = fit_judges(battles, features=TOKEN_FEATURES).table().set_index("term")
+    for term in terms:
+        for k in ("estimate", "std_error", "p_value"):
+            assert block[term][k] == pytest.approx(other.loc[term, k], abs=1e-7), (term, k)
     # rating and win-rate points, computed here
     t = block["tokens"]
     assert t["rating_points"] == pytest.approx(t["estimate"] * 400 / math.log(10), abs=1e-9)
     assert t["winrate_points_conf_low"] == pytest.approx(100 * (sigmoid(t["conf_low"]) - 0.5))
     assert not POINTS & set(pos)
-    # the leaderboard: the published scores, and the default fit's controlled scores (the
-    # audit's covariates are unscaled: the controlled strengths do not depend on it)
+    # the leaderboard: the published scores, and the controlled scores of the default
+    # (SD-scaled) fit with the same terms: the controlled strengths do not depend on the scale
     from debias.battles.leaderboard import battle_leaderboard
 
     rows = {r["model"]: r for r in data["leaderboards"]["unknown"]["rows"]}
     assert round(rows["gpt-4-0613"]["score"], 2) == 37.90
     assert round(rows["gpt-3.5-turbo-0125"]["score"], 2) == 23.34
-    table, _ = battle_leaderboard(battles, features=TOKEN_FEATURES)
+    table, _ = battle_leaderboard(battles, features=terms)
     for r in table.itertuples():
         assert rows[r.model]["controlled_score"] == pytest.approx(r.controlled_score, abs=1e-6)
     assert "unknown: consistency 69.70% (697/1000 pairs agree)" in stdout
@@ -197,14 +193,14 @@ def test_two_judges_mt_bench(judges_dir, tmp_path, capsys):
 def test_order_unknown_or_fixed_by_prompt_says_why():
     sim = simulate_judges(n_models=3, n_prompts=50, judges=("gpt-judge",), seed=3)
     b = sim.battles
-    unknown = audit_judges(b.assign(shown_first="unknown"), features=["length"], leaderboards=False)
+    unknown = audit_judges(b.assign(shown_first="unknown"), features=["length"])
     block = unknown.to_dict()["judges"]["gpt-judge"]
     assert block["position"] == "not estimated: the order shown is not recorded"
     assert len(unknown.position) == 0
     # one order per prompt: the same side first for every row of a prompt
     once = b[b["model_b"] == "vicuna-sim-base"]  # one order per pair and prompt
     first = np.where(once["prompt"].str[1:].astype(int) % 2 == 0, "a", "b")
-    fixed = audit_judges(once.assign(shown_first=first), features=["length"], leaderboards=False)
+    fixed = audit_judges(once.assign(shown_first=first), features=["length"])
     text = fixed.to_dict()["judges"]["gpt-judge"]["position"]
     assert isinstance(text, str) and "fixed function of the prompt" in text
 
@@ -253,10 +249,10 @@ def texts_judgments(with_tokens: bool):
 
 
 def test_default_features_and_any_mediator():
-    plain = audit_judges(texts_judgments(False), leaderboards=False)
+    plain = audit_judges(texts_judgments(False))
     assert plain.info["features"] == ["length", "markdown"]
     assert "no token counts" in plain.info["features_reason"]
-    tokens = audit_judges(texts_judgments(True), leaderboards=False)
+    tokens = audit_judges(texts_judgments(True))
     assert tokens.info["features"] == ["tokens", "headers", "lists", "bold"]
     mixed = audit_judges(texts_judgments(False), features=["length", "lists", "words"])
     assert mixed.info["features"] == ["length", "lists", "words"]
@@ -265,7 +261,7 @@ def test_default_features_and_any_mediator():
 
 def test_a_feature_alike_in_every_battle_is_left_out_and_said():
     j = texts_judgments(False)
-    report = audit_judges(j, features=["length", "emoji"], leaderboards=False)
+    report = audit_judges(j, features=["length", "emoji"])
     assert report.info["features"] == ["length"]
     assert "emoji" in report.info["features_dropped"]
     assert "- emoji left out: the same for both answers" in report.to_markdown()

@@ -47,7 +47,12 @@ from scipy.special import expit
 from debias.errors import InputError, ParameterError
 from debias.reports.audit.report import json_ready, markdown_table
 from debias.reports.judges import compare_judges, feature_covariate, fit_judges
-from debias.reports.position import consistency, first_shown_win_rate, order_design
+from debias.reports.position import (
+    BATTLE_COLUMNS,
+    consistency,
+    first_shown_win_rate,
+    order_design,
+)
 
 __all__ = ["JudgesAudit", "audit_judges", "default_features", "in_points", "shared_battles"]
 
@@ -63,6 +68,7 @@ UNITS = {
     "self_preference": "log-odds, answer of the judge's family vs not (own(A) − own(B))",
 }
 STYLE_UNIT = "log-odds per unit of (a − b)/(a + b + 1)"
+SEP = "\x00"  # joins a judge and a model in a label
 EFFECT_COLUMNS = [
     "term",
     "judge",
@@ -126,6 +132,9 @@ def default_features(battles: pd.DataFrame, judgments=None) -> tuple[tuple[str, 
 def shared_battles(battles: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Rows on the (prompt, turn, pair of models) that every judge graded, and counts."""
     judges = list(pd.unique(battles["judge"].astype(str)))
+    info = {"n_rows": len(battles), "n_rows_shared": len(battles), "judges": judges}
+    if len(judges) == 1:  # every row is shared
+        return battles.reset_index(drop=True), info
     low = np.minimum(battles["model_a"].astype(str), battles["model_b"].astype(str))
     high = np.maximum(battles["model_a"].astype(str), battles["model_b"].astype(str))
     turn = battles["turn"] if "turn" in battles else 1
@@ -242,12 +251,18 @@ class JudgesAudit:
             f"Features: {', '.join(self.info['features'])} ({self.info['features_reason']}); "
             "each enters as (a − b)/(a + b + 1) of the per-answer counts, unscaled (0: both "
             "answers alike; 0.5: A's count about three times B's).",
-            "Style and position: one Bradley-Terry logistic fit"
-            + (" of all judges, model strengths per judge," if several else ",")
-            + " one coefficient per term and judge; position +1 when A was shown first, −1 "
-            "when second (only where the order is not unknown or a fixed function of the "
-            "prompt). Rating points: 400/ln 10 per logit; win-rate points: the change of an "
-            "even match's win rate, 100·(σ(β) − ½), both per unit of the covariate.",
+            "Style and position: per judge one Bradley-Terry fit (debias.battles.BradleyTerry, "
+            "sum-to-zero strengths) with one coefficient per term, the fit of its leaderboard's "
+            "controlled columns; position +1 when A was shown first, −1 when second (only where "
+            "the order is neither unknown nor a fixed function of the prompt)"
+            + (
+                "; the judges' differences from one joint fit of all judges (strengths and "
+                "coefficients per judge: the same estimates, and their covariance)."
+                if several
+                else "."
+            )
+            + " Rating points: 400/ln 10 per logit; win-rate points: the change of an even "
+            "match's win rate, 100·(σ(β) − ½), both per unit of the covariate.",
             "Self-preference: a second joint fit with model strengths shared by the judges and "
             "own(A) − own(B) per judge (own: the model is in the judge's family); with every "
             "judge in one family only differences between judges are identified and reported; "
@@ -265,9 +280,9 @@ class JudgesAudit:
             "'call' Position-Bias-Analyzer's per-call count; first-shown win rate: the share "
             "of calls won by the answer shown first (ties 1/2, weighted); both with intervals "
             "clustered by prompt.",
-            "Leaderboards: debias.battles' Bradley-Terry without and with the same style terms "
-            "(battle_leaderboard; sum-to-zero strengths, no position term), controlled = every "
-            "style term at zero.",
+            "Leaderboards: the same Bradley-Terry fit without and with the terms "
+            "(battle_leaderboard); controlled = every style term at zero and position balanced "
+            "(at 0).",
         ]
         return lines
 
@@ -372,7 +387,6 @@ def audit_judges(
     families: Mapping[str, str] | None = None,
     consistency_rule: str = "pair",
     level: float = 0.95,
-    leaderboards: bool = True,
 ) -> JudgesAudit:
     """Audit one judge or several (on the prompts they share) from battle data.
 
@@ -394,8 +408,6 @@ def audit_judges(
     consistency_rule : {"pair", "call"}, default "pair"
         :func:`debias.reports.position.consistency`'s rule (``"call"``: PBA's count).
     level : float, default 0.95
-    leaderboards : bool, default True
-        Also fit each judge's raw and style-controlled leaderboard.
 
     Returns
     -------
@@ -444,11 +456,14 @@ def audit_judges(
         raise InputError("battle rows: no call with a verdict; nothing to fit.")
     kept, dropped = _informative(fitted, features)
     several = len(counts["judges"]) > 1
-    fit = fit_judges(fitted, features=kept, level=level)
-    parts = [fit.table()]
     design = order_design(fitted)
-    differences = [compare_judges(fit)] if several else []
-    if several:
+    # each judge: one Bradley-Terry fit with its terms (the effects and its leaderboard)
+    boards = _leaderboards(fitted, kept, design, level)
+    parts = [rep.coefficients.assign(judge=judge) for judge, (_, rep) in boards.items()]
+    differences = []
+    if several:  # the joint fit: differences between judges, self-preference
+        fit = fit_judges(fitted, features=kept, level=level)
+        differences.append(compare_judges(fit))
         sp_fit = fit_judges(
             fitted, features=kept, self_preference=True, families=families, level=level
         )
@@ -489,7 +504,6 @@ def audit_judges(
         "consistency_rule": consistency_rule,
         "consistency_by_model": by_model,
     }
-    boards = _leaderboards(fitted, kept, level) if leaderboards else {}
     if position is None:
         position = pd.DataFrame()
     return JudgesAudit(effects, differences, position, models, headline, info, boards)
@@ -555,13 +569,16 @@ def _effects(parts, design: dict, judges: list, features, several: bool) -> pd.D
     return t[EFFECT_COLUMNS].reset_index(drop=True)
 
 
-def _leaderboards(battles: pd.DataFrame, features, level: float) -> dict:
+def _leaderboards(battles: pd.DataFrame, features, design: dict, level: float) -> dict:
+    """judge -> (table, BattleReport) of its Bradley-Terry fit with the features (unscaled)
+    and ``position`` where the order shown is identified."""
     from debias.battles.leaderboard import battle_leaderboard
 
     out = {}
     for judge, rows in battles.groupby(battles["judge"].astype(str), sort=False):
+        terms = (*features, "position") if design[judge]["identified"] else tuple(features)
         out[judge] = battle_leaderboard(
-            rows.reset_index(drop=True), features=tuple(features), scale=False, level=level
+            rows.reset_index(drop=True), features=terms, scale=False, level=level
         )
     return out
 
@@ -590,25 +607,62 @@ def _sp_differences(sp_fit) -> pd.DataFrame:
 
 def _consistency_by_model(battles: pd.DataFrame, models, rule: str, level: float) -> dict:
     """judge -> model -> consistency of the pairs involving the model (percent, interval)."""
-    out: dict = {}
+    battles = _mirrored(battles)
     a, b = battles["model_a"].astype(str), battles["model_b"].astype(str)
-    for m in models:
-        rows = battles[(a == m) | (b == m)]
-        if rows.empty:
-            continue
-        try:
-            c = consistency(rows, rule=rule, level=level)
-        except InputError:  # no pair of this model judged in both orders
-            continue
-        for r in c.to_dict("records"):
-            out.setdefault(str(r["judge"]), {})[m] = {
-                "n": r["n"],
-                "n_agree": r["n_consistent"],
-                "estimate": r["estimate"],
-                "conf_low": r["conf_low"],
-                "conf_high": r["conf_high"],
-            }
+    judge = battles["judge"].astype(str)
+    parts = [
+        battles[mask].assign(judge=judge[mask] + SEP + m)
+        for m in models
+        if (mask := ((a == m) | (b == m)).to_numpy()).any()
+    ]
+    if not parts:
+        return {}
+    try:
+        table = consistency(pd.concat(parts, ignore_index=True), rule=rule, level=level)
+    except InputError:  # a model without a pair judged in both orders: one at a time
+        found = []
+        for part in parts:
+            try:
+                found.append(consistency(part, rule=rule, level=level))
+            except InputError:
+                continue
+        table = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+    out: dict = {}
+    for r in table.to_dict("records"):
+        judge_name, model = str(r["judge"]).split(SEP, 1)
+        out.setdefault(judge_name, {})[model] = {
+            "n": r["n"],
+            "n_agree": r["n_consistent"],
+            "estimate": r["estimate"],
+            "conf_low": r["conf_low"],
+            "conf_high": r["conf_high"],
+        }
     return out
+
+
+def _mirrored(battles: pd.DataFrame) -> pd.DataFrame:
+    """The rows of (judge, prompt, turn, pair of models) judged in both orders, with the
+    columns consistency reads."""
+    a, b = battles["model_a"].astype(str).to_numpy(), battles["model_b"].astype(str).to_numpy()
+    shown = battles["shown_first"].to_numpy()
+    key = pd.DataFrame(
+        {
+            "judge": battles["judge"].astype(str).to_numpy(),
+            "prompt": battles["prompt"].to_numpy(),
+            "turn": battles["turn"].to_numpy() if "turn" in battles else 1,
+            "low": np.minimum(a, b),
+            "high": np.maximum(a, b),
+            "first": np.where(shown == "a", a, np.where(shown == "b", b, "")),
+        }
+    )
+    known = key["first"] != ""
+    both = (
+        key[known].groupby(["judge", "prompt", "turn", "low", "high"])["first"].transform("nunique")
+    )
+    keep = np.zeros(len(battles), bool)
+    keep[np.flatnonzero(known.to_numpy())] = both.to_numpy() > 1
+    columns = [c for c in (*BATTLE_COLUMNS, "turn", "weight") if c in battles]
+    return battles.loc[keep, columns]
 
 
 def _position_table(battles: pd.DataFrame, rule: str, level: float) -> pd.DataFrame:
