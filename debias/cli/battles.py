@@ -46,7 +46,7 @@ def is_battle_data(args: argparse.Namespace) -> bool:
     return detect_format(args.path, mapping) is not None
 
 
-def _refuse_alpaca_options(args: argparse.Namespace, allow: tuple[str, ...] = ()) -> None:
+def refuse_alpaca_options(args: argparse.Namespace, allow: tuple[str, ...] = ()) -> None:
     for flag, name, default in _ALPACA_ONLY:
         if flag not in allow and getattr(args, name, default) != default:
             raise ParameterError(
@@ -157,7 +157,7 @@ def fit_preset(args: argparse.Namespace, judgments, battles):
     if args.se == "bootstrap":
         given.update(n_boot=args.n_boot, seed=args.seed)
     if args.features is not None:
-        given["features"] = _features(args.features)
+        given["features"] = feature_list(args.features)
     kwargs = _call(func, given, {"level": args.level})
     features = kwargs.get("features", _default_of(func, "features"))
     if features:
@@ -185,7 +185,7 @@ def fit_leaderboard(args: argparse.Namespace, judgments, battles):
     if args.anchor is not None:
         given["anchor"] = args.anchor
     if args.features is not None:
-        given["features"] = _features(args.features)
+        given["features"] = feature_list(args.features)
     if getattr(args, "formula", None) is not None:
         from debias.battles.formula import parse_battle_formula
 
@@ -201,7 +201,7 @@ def fit_leaderboard(args: argparse.Namespace, judgments, battles):
     return table, report
 
 
-def _features(names: list[str]) -> tuple[str, ...]:
+def feature_list(names: list[str]) -> tuple[str, ...]:
     """``--features`` / ``--mediators``: style features, ``none`` for none."""
     return () if [n.lower() for n in names] == ["none"] else tuple(names)
 
@@ -232,7 +232,7 @@ def _report_text(report) -> str:
 def cmd_battle_leaderboard(args: argparse.Namespace) -> None:
     from debias.reports.leaderboard import to_markdown, write_table
 
-    _refuse_alpaca_options(args, allow=("--formula",))  # battle formulas: debias.battles.formula
+    refuse_alpaca_options(args, allow=("--formula",))  # battle formulas: debias.battles.formula
     check_table_out(args, args.out)
     if args.coef_out is not None:
         check_table_out(args, args.coef_out, "--coef-out")
@@ -264,7 +264,7 @@ def cmd_battle_audit(args: argparse.Namespace) -> None:
     style-controlled leaderboard (:func:`debias.reports.audit.judges.audit_judges`)."""
     from debias.reports.audit.judges import audit_judges
 
-    _refuse_alpaca_options(args)
+    refuse_alpaca_options(args)
     judgments, battles = read_battles(args, several_judges=True)
     families = {}
     for item in getattr(args, "families", None) or ():
@@ -272,7 +272,7 @@ def cmd_battle_audit(args: argparse.Namespace) -> None:
         if not sep or not model or not family:
             raise ParameterError(f"--families: expected MODEL=FAMILY, got {item!r}.")
         families[model] = family
-    features = _features(args.mediators) if args.mediators else None
+    features = feature_list(args.mediators) if args.mediators else None
     if features == ():
         raise ParameterError("--mediators none: the audit needs at least one feature.")
     judges = getattr(args, "judges", None)

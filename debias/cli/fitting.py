@@ -139,10 +139,10 @@ def cmd_battle_matrix(args: argparse.Namespace) -> None:
     """``debias matrix`` on battle data: the style-controlled win rate of every model against
     every other (:meth:`debias.battles.results.BattleResults.pairs` / ``matrix``)."""
     from debias.battles.estimator import BradleyTerry
-    from debias.cli.battles import _features, _refuse_alpaca_options, read_battles
+    from debias.cli.battles import feature_list, read_battles, refuse_alpaca_options
     from debias.reports.leaderboard import to_markdown, write_table
 
-    _refuse_alpaca_options(args)
+    refuse_alpaca_options(args)
     if args.compat is not None:
         raise ParameterError(
             f"--compat {args.compat}: the battle matrix is the default Bradley–Terry fit's "
@@ -156,7 +156,7 @@ def cmd_battle_matrix(args: argparse.Namespace) -> None:
     judgments, battles = read_battles(args)
     options = {"level": args.level}
     if args.features is not None:
-        options["features"] = _features(args.features)
+        options["features"] = feature_list(args.features)
     note(args, "fitting Bradley–Terry with style control…")
     fit = BradleyTerry(**options).fit(battles, judgments)
     results = fit.results_
