@@ -289,3 +289,15 @@ def test_cli_one_line_errors(tmp_path, capsys):
     code, _, err = run(["audit", str(f), "--out", str(out), "--judges", "nobody"], capsys)
     assert code == 2 and "not in the data" in err
     assert not out.exists()
+
+
+def test_joint_fit_size_is_bounded_and_one_judge_needs_none(monkeypatch):
+    import debias.reports.judges as judges_module
+    from debias.errors import ParameterError
+
+    monkeypatch.setattr(judges_module, "MAX_CELLS", 100)
+    sim = simulate_judges(n_models=3, n_prompts=30, seed=0)
+    with pytest.raises(ParameterError, match=r"audit each judge alone \(judges=\['gpt-judge'\]\)"):
+        audit_judges(sim.battles, features=["length"])
+    one = audit_judges(sim.battles, judges=["gpt-judge"], features=["length"])  # no dense fit
+    assert np.isfinite(one.effects.set_index("term").loc["length", "estimate"])

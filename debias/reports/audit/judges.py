@@ -210,11 +210,12 @@ class JudgesAudit:
                 block["consistency_pairs_agreeing"] = int(p["consistency_n_agree"])
                 block["consistency_rule"] = self.info["consistency_rule"]
             judges[r["judge"]][r["term"]] = block
+        info = {k: v for k, v in self.info.items() if k != "consistency_by_model"}
         out = {
             "kind": "battle audit",
             "headline": self.headline,
             "models": list(self.models),
-            **self.info,
+            **info,
             "judges": judges,
         }
         if len(self.judges) > 1:
@@ -462,6 +463,7 @@ def audit_judges(
     parts = [rep.coefficients.assign(judge=judge) for judge, (_, rep) in boards.items()]
     differences = []
     if several:  # the joint fit: differences between judges, self-preference
+        _check_joint_size(fitted, kept, counts["judges"])
         fit = fit_judges(fitted, features=kept, level=level)
         differences.append(compare_judges(fit))
         sp_fit = fit_judges(
@@ -507,6 +509,20 @@ def audit_judges(
     if position is None:
         position = pd.DataFrame()
     return JudgesAudit(effects, differences, position, models, headline, info, boards)
+
+
+def _check_joint_size(battles: pd.DataFrame, features, judges: list) -> None:
+    """Refuse, before building it, a joint dense design of several judges that is too big."""
+    from debias.reports.judges import MAX_CELLS
+
+    n_models = len(set(battles["model_a"].astype(str)) | set(battles["model_b"].astype(str)))
+    width = (n_models + 2 + len(features)) * len(judges)
+    if len(battles) * width > MAX_CELLS:
+        raise ParameterError(
+            f"{len(judges)} judges side by side need one joint dense fit of {len(battles):,} "
+            f"battles x ~{width} coefficients (over {MAX_CELLS:,} cells); audit each judge "
+            f"alone (judges=[{judges[0]!r}]) or fewer models (models=)."
+        )
 
 
 def _informative(battles: pd.DataFrame, features) -> tuple[tuple[str, ...], dict]:
