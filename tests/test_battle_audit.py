@@ -265,7 +265,7 @@ def test_a_feature_alike_in_every_battle_is_left_out_and_said():
     assert report.info["features"] == ["length"]
     assert "emoji" in report.info["features_dropped"]
     assert "- emoji left out: the same for both answers" in report.to_markdown()
-    with pytest.raises(InputError, match="no feature differs"):
+    with pytest.raises(InputError, match=r"no feature \(emoji\) differs between the two answers"):
         audit_judges(j, features=["emoji"])
     b = simulate_judges(n_models=3, n_prompts=30, seed=5).battles
     twice = b.assign(copy_a=b["length_a"], copy_b=b["length_b"])
@@ -287,7 +287,9 @@ def test_cli_one_line_errors(tmp_path, capsys):
     code, _, err = run(["audit", str(f), "--out", str(out), "--mediators", "none"], capsys)
     assert code == 2 and "--mediators none" in err and "Traceback" not in err
     code, _, err = run(["audit", str(f), "--out", str(out), "--judges", "nobody"], capsys)
-    assert code == 2 and "not in the data" in err
+    assert code == 2 and "--judges ['nobody'] not in the data" in err
+    code, _, err = run(["audit", str(f), "--out", str(out)], capsys)  # no answer texts
+    assert code == 2 and "no feature (length, markdown) differs" in err
     assert not out.exists()
 
 

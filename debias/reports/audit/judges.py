@@ -535,8 +535,9 @@ def _informative(battles: pd.DataFrame, features) -> tuple[tuple[str, ...], dict
             dropped[f] = "the same for both answers in every battle (nothing to estimate)"
     if not kept:
         raise InputError(
-            f"battle rows: no feature differs between the answers of any battle ({features}); "
-            "choose other features= (--mediators)."
+            f"battle rows: no feature ({', '.join(features)}) differs between the two answers "
+            "of any battle: the answers' texts are missing (a table without answer_a / "
+            "answer_b, say) or alike; give the answers or audit other style features."
         )
     x = np.column_stack([feature_covariate(battles, f) for f in kept])
     for k in range(1, len(kept)):
@@ -544,7 +545,7 @@ def _informative(battles: pd.DataFrame, features) -> tuple[tuple[str, ...], dict
             raise InputError(
                 f"battle rows: feature {kept[k]!r} is a linear combination of {list(kept[:k])} "
                 "in these battles (it always moves with them), so their effects cannot be told "
-                f"apart; leave {kept[k]!r} out of features= (--mediators)."
+                f"apart; leave {kept[k]!r} out of the features audited."
             )
     return tuple(kept), dropped
 
