@@ -146,7 +146,7 @@ def test_two_judges_mt_bench(judges_dir, tmp_path, capsys):
     fit on the shared battles, differences between the judges, self-preference differences."""
     from debias.battles.style import add_answer_features
     from debias.io import read_judgments
-    from debias.reports.audit.judges import shared_battles
+    from debias.reports.audit.battle_data import shared_battles
 
     path = judges_dir / "mt_bench_position"
     out = tmp_path / "audit"

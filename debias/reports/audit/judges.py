@@ -1,17 +1,19 @@
 """The audit of battle data, one judge or several: :func:`audit_judges` and :class:`JudgesAudit`.
 
-One path for any pairwise judge data (``debias audit PATH`` on battles): the battles of
-every judge selected, restricted to the (prompt, turn, pair of models) that every one of
-them graded, are fitted jointly (:func:`debias.reports.judges.fit_judges`): model strengths
-per judge and, per judge, one coefficient for each style feature and for ``position``
-(where the order shown is identified); self-preference comes from a second joint fit with
-model strengths shared by the judges (:func:`debias.reports.judges.self_preference`; it
-needs several judges). Standard errors are clustered by prompt over all judges, so
-differences between judges are tested validly (the judges share prompts and answers).
-Position also gets the consistency and the first-shown win rate
-(:mod:`debias.reports.position`) whenever both orders are present. Beside the effects, each
-judge's leaderboard, raw and style-controlled (:func:`debias.battles.leaderboard.
-battle_leaderboard` with the same features).
+One path for any pairwise judge data (``debias audit PATH`` on battles), one judge or
+several: the battles of every judge selected, restricted to the (prompt, turn, pair of
+models) that every one of them graded. Each judge gets one Bradley–Terry fit
+(:class:`debias.battles.estimator.BradleyTerry`, through :func:`debias.battles.leaderboard.
+battle_leaderboard`): its model strengths plus one coefficient per style feature and for
+``position`` where the order shown is identified; the same fit gives its raw and
+controlled leaderboard (style at zero, position balanced). With several judges, one joint
+fit (:func:`debias.reports.judges.fit_judges`: strengths and coefficients per judge, the
+same estimates) gives the covariance of the judges' coefficients, clustered by prompt over
+all judges, so their differences are tested validly (the judges share prompts and
+answers); a second joint fit with strengths shared by the judges gives self-preference
+(it needs several judges). Position also gets the consistency (per judge and per model)
+and the first-shown win rate (:mod:`debias.reports.position`) whenever both orders are
+present.
 
 ``audit.json`` (:meth:`JudgesAudit.to_dict`): one block per judge; per effect ``estimate,
 std_error, conf_low, conf_high, p_value`` (log-odds per unit), the style effects also in
@@ -19,7 +21,9 @@ rating points (400/ln 10 per logit) and win-rate points of an even match, with t
 intervals; position also ``consistency`` and ``first_shown_win_rate`` (percent, with
 intervals); an effect that is not estimated is a string saying why. ``differences``
 between judges (only with several); ``models``: the models every effect averages over
-(stated in the headline); ``leaderboards`` per judge.
+(stated in the headline); ``leaderboards`` per judge. The pieces it fits and counts
+(default features, shared battles, position summaries) are in
+:mod:`debias.reports.audit.battle_data`.
 
 Examples
 --------
@@ -45,30 +49,29 @@ import pandas as pd
 from scipy.special import expit
 
 from debias.errors import InputError, ParameterError
-from debias.reports.audit.report import json_ready, markdown_table
-from debias.reports.judges import compare_judges, feature_covariate, fit_judges
-from debias.reports.position import (
-    BATTLE_COLUMNS,
-    consistency,
-    first_shown_win_rate,
-    order_design,
+from debias.reports.audit.battle_data import (
+    check_joint_size,
+    consistency_by_model,
+    default_features,
+    informative_features,
+    position_table,
+    shared_battles,
 )
+from debias.reports.audit.report import json_ready, markdown_table
+from debias.reports.judges import compare_judges, fit_judges
+from debias.reports.position import order_design
 
-__all__ = ["JudgesAudit", "audit_judges", "default_features", "in_points", "shared_battles"]
+__all__ = ["JudgesAudit", "audit_judges", "in_points"]
 
 NUMBERS = ("estimate", "std_error", "conf_low", "conf_high", "p_value")
 POINTS = ("rating_points", "winrate_points")
 #: Rating points per logit (the Elo scale).
 ELO_PER_LOGIT = 400 / math.log(10)
-#: Default features: when the answers store token counts, and when they do not.
-TOKEN_FEATURES = ("tokens", "headers", "lists", "bold")
-TEXT_FEATURES = ("length", "markdown")
 UNITS = {
     "position": "log-odds, answer shown first vs second (±1)",
     "self_preference": "log-odds, answer of the judge's family vs not (own(A) − own(B))",
 }
 STYLE_UNIT = "log-odds per unit of (a − b)/(a + b + 1)"
-SEP = "\x00"  # joins a judge and a model in a label
 EFFECT_COLUMNS = [
     "term",
     "judge",
@@ -101,50 +104,6 @@ def in_points(effects: pd.DataFrame) -> pd.DataFrame:
         out[f"rating_points{suffix}"] = ELO_PER_LOGIT * beta
         out[f"winrate_points{suffix}"] = 100 * (expit(beta) - 0.5)
     return out
-
-
-def default_features(battles: pd.DataFrame, judgments=None) -> tuple[tuple[str, ...], str]:
-    """The features audited by default, and why: tokens, headers, lists and bold when every
-    answer of the battles has a stored token count, else length and markdown.
-
-    Without ``judgments`` the battles' own ``<f>_a`` / ``<f>_b`` columns decide.
-    """
-    if judgments is not None:
-        tokens = judgments.answers.get("tokens")
-        if tokens is not None and len(battles):
-            codes = np.concatenate([battles["answer_a"], battles["answer_b"]])
-            if np.isfinite(tokens.to_numpy(dtype=float)[codes]).all():
-                return TOKEN_FEATURES, (
-                    "the answers store token counts: stored tokens and Arena's markdown counts"
-                )
-        return TEXT_FEATURES, (
-            "the answers store no token counts: characters and markdown elements of the texts"
-        )
-    for names in (TOKEN_FEATURES, TEXT_FEATURES, ("length",)):
-        if all(f"{f}_{s}" in battles for f in names for s in "ab"):
-            return names, "the features the battle rows carry"
-    raise InputError(
-        "battle rows carry no feature columns (<f>_a, <f>_b) and no judgments were given to "
-        "measure the answers; pass judgments= or features= with columns present."
-    )
-
-
-def shared_battles(battles: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Rows on the (prompt, turn, pair of models) that every judge graded, and counts."""
-    judges = list(pd.unique(battles["judge"].astype(str)))
-    info = {"n_rows": len(battles), "n_rows_shared": len(battles), "judges": judges}
-    if len(judges) == 1:  # every row is shared
-        return battles.reset_index(drop=True), info
-    low = np.minimum(battles["model_a"].astype(str), battles["model_b"].astype(str))
-    high = np.maximum(battles["model_a"].astype(str), battles["model_b"].astype(str))
-    turn = battles["turn"] if "turn" in battles else 1
-    key = battles["prompt"].astype(str) + "\0" + pd.Series(turn, index=battles.index).astype(str)
-    key = key + "\0" + low + "\0" + high
-    per_key = pd.Series(battles["judge"].astype(str).to_numpy(), index=key).groupby(level=0)
-    shared = per_key.nunique() == len(judges)
-    keep = key.map(shared).to_numpy(dtype=bool)
-    info = {"n_rows": len(battles), "n_rows_shared": int(keep.sum()), "judges": judges}
-    return battles[keep].reset_index(drop=True), info
 
 
 @dataclass
@@ -455,7 +414,7 @@ def audit_judges(
     fitted = battles[verdict].reset_index(drop=True)  # calls without one: consistency only
     if fitted.empty:
         raise InputError("battle rows: no call with a verdict; nothing to fit.")
-    kept, dropped = _informative(fitted, features)
+    kept, dropped = informative_features(fitted, features)
     several = len(counts["judges"]) > 1
     design = order_design(fitted)
     # each judge: one Bradley-Terry fit with its terms (the effects and its leaderboard)
@@ -463,7 +422,7 @@ def audit_judges(
     parts = [rep.coefficients.assign(judge=judge) for judge, (_, rep) in boards.items()]
     differences = []
     if several:  # the joint fit: differences between judges, self-preference
-        _check_joint_size(fitted, kept, counts["judges"])
+        check_joint_size(fitted, kept, counts["judges"])
         fit = fit_judges(fitted, features=kept, level=level)
         differences.append(compare_judges(fit))
         sp_fit = fit_judges(
@@ -479,9 +438,9 @@ def audit_judges(
     )
     both = [j for j, d in order_design(battles).items() if d["status"] == "both_orders"]
     in_both = battles["judge"].astype(str).isin(both)
-    position = _position_table(battles[in_both], consistency_rule, level) if both else None
+    position = position_table(battles[in_both], consistency_rule, level) if both else None
     models = sorted(set(battles["model_a"].astype(str)) | set(battles["model_b"].astype(str)))
-    by_model = _consistency_by_model(battles[in_both], models, consistency_rule, level)
+    by_model = consistency_by_model(battles[in_both], models, consistency_rule, level)
     n_prompts = int(battles["prompt"].nunique())
     n = len(counts["judges"])
     headline = (
@@ -509,45 +468,6 @@ def audit_judges(
     if position is None:
         position = pd.DataFrame()
     return JudgesAudit(effects, differences, position, models, headline, info, boards)
-
-
-def _check_joint_size(battles: pd.DataFrame, features, judges: list) -> None:
-    """Refuse, before building it, a joint dense design of several judges that is too big."""
-    from debias.reports.judges import MAX_CELLS
-
-    n_models = len(set(battles["model_a"].astype(str)) | set(battles["model_b"].astype(str)))
-    width = (n_models + 2 + len(features)) * len(judges)
-    if len(battles) * width > MAX_CELLS:
-        raise ParameterError(
-            f"{len(judges)} judges side by side need one joint dense fit of {len(battles):,} "
-            f"battles x ~{width} coefficients (over {MAX_CELLS:,} cells); audit each judge "
-            f"alone (judges=[{judges[0]!r}]) or fewer models (models=)."
-        )
-
-
-def _informative(battles: pd.DataFrame, features) -> tuple[tuple[str, ...], dict]:
-    """The features whose covariate is not 0 in every battle, and the others with why."""
-    kept, dropped = [], {}
-    for f in features:
-        if np.any(feature_covariate(battles, f) != 0):
-            kept.append(f)
-        else:
-            dropped[f] = "the same for both answers in every battle (nothing to estimate)"
-    if not kept:
-        raise InputError(
-            f"battle rows: no feature ({', '.join(features)}) differs between the two answers "
-            "of any battle: the answers' texts are missing (a table without answer_a / "
-            "answer_b, say) or alike; give the answers or audit other style features."
-        )
-    x = np.column_stack([feature_covariate(battles, f) for f in kept])
-    for k in range(1, len(kept)):
-        if np.linalg.matrix_rank(x[:, : k + 1]) <= k:
-            raise InputError(
-                f"battle rows: feature {kept[k]!r} is a linear combination of {list(kept[:k])} "
-                "in these battles (it always moves with them), so their effects cannot be told "
-                f"apart; leave {kept[k]!r} out of the features audited."
-            )
-    return tuple(kept), dropped
 
 
 def _effects(parts, design: dict, judges: list, features, several: bool) -> pd.DataFrame:
@@ -620,82 +540,3 @@ def _sp_differences(sp_fit) -> pd.DataFrame:
                 | sp_fit.contrast({name: 1.0})
             )
     return pd.DataFrame(rows, columns=DIFF_COLUMNS)
-
-
-def _consistency_by_model(battles: pd.DataFrame, models, rule: str, level: float) -> dict:
-    """judge -> model -> consistency of the pairs involving the model (percent, interval)."""
-    battles = _mirrored(battles)
-    a, b = battles["model_a"].astype(str), battles["model_b"].astype(str)
-    judge = battles["judge"].astype(str)
-    parts = [
-        battles[mask].assign(judge=judge[mask] + SEP + m)
-        for m in models
-        if (mask := ((a == m) | (b == m)).to_numpy()).any()
-    ]
-    if not parts:
-        return {}
-    try:
-        table = consistency(pd.concat(parts, ignore_index=True), rule=rule, level=level)
-    except InputError:  # a model without a pair judged in both orders: one at a time
-        found = []
-        for part in parts:
-            try:
-                found.append(consistency(part, rule=rule, level=level))
-            except InputError:
-                continue
-        table = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
-    out: dict = {}
-    for r in table.to_dict("records"):
-        judge_name, model = str(r["judge"]).split(SEP, 1)
-        out.setdefault(judge_name, {})[model] = {
-            "n": r["n"],
-            "n_agree": r["n_consistent"],
-            "estimate": r["estimate"],
-            "conf_low": r["conf_low"],
-            "conf_high": r["conf_high"],
-        }
-    return out
-
-
-def _mirrored(battles: pd.DataFrame) -> pd.DataFrame:
-    """The rows of (judge, prompt, turn, pair of models) judged in both orders, with the
-    columns consistency reads."""
-    a, b = battles["model_a"].astype(str).to_numpy(), battles["model_b"].astype(str).to_numpy()
-    shown = battles["shown_first"].to_numpy()
-    key = pd.DataFrame(
-        {
-            "judge": battles["judge"].astype(str).to_numpy(),
-            "prompt": battles["prompt"].to_numpy(),
-            "turn": battles["turn"].to_numpy() if "turn" in battles else 1,
-            "low": np.minimum(a, b),
-            "high": np.maximum(a, b),
-            "first": np.where(shown == "a", a, np.where(shown == "b", b, "")),
-        }
-    )
-    known = key["first"] != ""
-    both = (
-        key[known].groupby(["judge", "prompt", "turn", "low", "high"])["first"].transform("nunique")
-    )
-    keep = np.zeros(len(battles), bool)
-    keep[np.flatnonzero(known.to_numpy())] = both.to_numpy() > 1
-    columns = [c for c in (*BATTLE_COLUMNS, "turn", "weight") if c in battles]
-    return battles.loc[keep, columns]
-
-
-def _position_table(battles: pd.DataFrame, rule: str, level: float) -> pd.DataFrame:
-    c = consistency(battles, rule=rule, level=level).set_index("judge")
-    f = first_shown_win_rate(battles, level=level).set_index("judge")
-    out = pd.DataFrame(
-        {
-            "consistency": c["estimate"],
-            "consistency_conf_low": c["conf_low"],
-            "consistency_conf_high": c["conf_high"],
-            "consistency_n": c["n"],
-            "consistency_n_agree": c["n_consistent"],
-            "first_shown_win_rate": f["estimate"],
-            "first_shown_win_rate_conf_low": f["conf_low"],
-            "first_shown_win_rate_conf_high": f["conf_high"],
-            "first_shown_p_value": f["p_value"],
-        }
-    )
-    return out.reset_index()
