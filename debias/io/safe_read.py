@@ -16,7 +16,6 @@ rule holds everywhere:
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import stat
@@ -34,7 +33,8 @@ REDO = "re-download or regenerate the file."
 #: bytes) is refused as a decompression bomb: text and JSON compress ~5-20-fold.
 MAX_RATIO = 200
 RATIO_FLOOR = 64 << 20
-_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # compressed bytes read at a time
+_OUT_CHUNK = 16 << 20  # most bytes inflated per zlib call (between cap checks)
 
 
 def first_line(exc: BaseException) -> str:
@@ -127,6 +127,7 @@ def gunzip_capped(data: bytes, name, cap: int | None = None) -> bytes:
 
     Examples
     --------
+    >>> import gzip
     >>> gunzip_capped(gzip.compress(b"abc"), "x.gz")
     b'abc'
     """
@@ -139,23 +140,47 @@ def gunzip_capped(data: bytes, name, cap: int | None = None) -> bytes:
 
 
 def _inflate(raw: io.BufferedIOBase, name, cap: int) -> bytes:
+    """Inflate a gzip stream (every member, as ``gzip`` does), checking the caps as it goes.
+
+    ``zlib`` is called directly on large blocks: each call releases the GIL for its whole
+    block, so a reading thread keeps inflating while another thread parses JSON (the
+    ``gzip`` module's small reads stall behind the parser's hold on the GIL). ``wbits=31``
+    checks the gzip header and the CRC-32 and length trailer of each member.
+    """
     out = bytearray()
+    inflater = zlib.decompressobj(wbits=31)
+    pending = b""
     try:
-        with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-            while True:
-                chunk = gz.read(_CHUNK)
-                if not chunk:
+        while True:
+            if not pending:
+                pending = raw.read(_CHUNK)
+                if not pending:
                     break
-                out += chunk
-                if len(out) > cap:
-                    raise _too_big(name, cap, "decompresses to")
-                if len(out) > RATIO_FLOOR and len(out) > MAX_RATIO * max(raw.tell(), 1):
-                    raise InputError(
-                        f"{name}: inflates more than {MAX_RATIO}-fold ({_size(len(out))} from "
-                        f"{_size(raw.tell())} read; ratio cap {MAX_RATIO}:1 past "
-                        f"{_size(RATIO_FLOOR)}, size cap {_size(cap)}): a decompression bomb, "
-                        "not judgments."
-                    )
+            block = inflater.decompress(pending, _OUT_CHUNK)
+            pending = inflater.unconsumed_tail
+            out += block
+            if len(out) > cap:
+                raise _too_big(name, cap, "decompresses to")
+            if len(out) > RATIO_FLOOR and len(out) > MAX_RATIO * max(raw.tell(), 1):
+                raise InputError(
+                    f"{name}: inflates more than {MAX_RATIO}-fold ({_size(len(out))} from "
+                    f"{_size(raw.tell())} read; ratio cap {MAX_RATIO}:1 past "
+                    f"{_size(RATIO_FLOOR)}, size cap {_size(cap)}): a decompression bomb, "
+                    "not judgments."
+                )
+            if inflater.eof:  # end of a member: another may follow; zero padding is skipped
+                pending = inflater.unused_data.lstrip(b"\0")
+                while not pending:
+                    more = raw.read(_CHUNK)
+                    if not more:
+                        return bytes(out)
+                    pending = more.lstrip(b"\0")
+                inflater = zlib.decompressobj(wbits=31)
+        out += inflater.flush()  # output held back by the last call's length limit
+        if len(out) > cap:
+            raise _too_big(name, cap, "decompresses to")
+        if not inflater.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
     except (EOFError, OSError, zlib.error) as exc:
         raise InputError(
             f"{name}: not a readable gzip file ({first_line(exc)}), probably cut short: {REDO}"
@@ -182,7 +207,7 @@ def read_bytes(path: str | os.PathLike, cap: int | None = None, what: str = "fil
 
     Examples
     --------
-    >>> import tempfile, pathlib
+    >>> import gzip, tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.json.gz"
     >>> _ = f.write_bytes(gzip.compress(b"[]"))
     >>> read_bytes(f)

@@ -18,7 +18,6 @@ finite and unique whenever no such direction exists, however extreme it is.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linprog
 
 HARD_TOLERANCE = 1e-9
 """A label within this of 0 or 1 counts as a hard verdict."""
@@ -76,6 +75,8 @@ def separating_direction(
         sv = np.linalg.svd(Xs[soft], compute_uv=False)
         if sv[-1] > 1e-6 * sv[0]:
             return None
+    from scipy.optimize import linprog  # ~0.1 s to import; most fits never reach the LP
+
     objective = -(Xs[ones].sum(axis=0) - Xs[zeros].sum(axis=0))
     a_ub = np.vstack([-Xs[ones], Xs[zeros]])
     res = linprog(
