@@ -303,3 +303,27 @@ def test_joint_fit_size_is_bounded_and_one_judge_needs_none(monkeypatch):
         audit_judges(sim.battles, features=["length"])
     one = audit_judges(sim.battles, judges=["gpt-judge"], features=["length"])  # no dense fit
     assert np.isfinite(one.effects.set_index("term").loc["length", "estimate"])
+
+
+def test_cli_consistency_rule_call_gives_the_publishers_numbers(judges_dir, tmp_path):
+    """--consistency-rule call: Position-Bias-Analyzer's per-call count, as published
+    (gpt-4-0613 81.54%, gpt-3.5-turbo-1106 69.59%); the pair rule gives 81.54 / 69.51."""
+    got = {}
+    for rule in ("call", "pair"):
+        out = tmp_path / rule
+        path = str(judges_dir / "mt_bench_position")
+        code = main(["audit", path, "--consistency-rule", rule, "--out", str(out), "--quiet"])
+        assert code == 0
+        blocks = json.loads((out / "audit.json").read_text())["judges"]
+        got[rule] = {j: round(b["position"]["consistency"], 2) for j, b in blocks.items()}
+    assert got["call"] == {"gpt-4-0613": 81.54, "gpt-3.5-turbo-1106": 69.59}
+    assert got["pair"] == {"gpt-4-0613": 81.54, "gpt-3.5-turbo-1106": 69.51}
+
+
+def test_cli_consistency_rule_refused_on_alpaca_eval_data(tmp_path, capsys):
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "alpaca_eval_sim"
+    out = str(tmp_path / "a")
+    assert main(["audit", str(fixture), "--consistency-rule", "call", "--out", out]) == 2
+    assert "--consistency-rule needs battle data" in capsys.readouterr().err

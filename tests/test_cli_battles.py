@@ -266,3 +266,25 @@ def test_single_answer_grades_refuse_battle_presets(judges_dir, capsys):
         capsys,
         r"--compat does not apply to single-answer grades",
     )
+
+
+def test_verdict_parsing_options_reach_the_reader(judges_dir, tmp_path, capsys):
+    """--verdict-match last parses PBA's texts by their last verdict (the pair rule then gives
+    81.50% for gpt-4-0613, the data README's number); on a layout that stores its verdicts
+    the option is refused in one line."""
+    import json
+
+    from debias.io import read_judgments
+    from debias.reports.position import consistency
+
+    pba = judges_dir / "mt_bench_position"
+    last = read_judgments(pba, match="last").select(judge="gpt-4-0613")
+    assert round(float(consistency(last.battles())["estimate"].iloc[0]), 2) == 81.50
+    out = tmp_path / "a"
+    args = ["audit", str(pba), "--verdict-match", "last", "--judges", "gpt-4-0613"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    block = json.loads((out / "audit.json").read_text())["judges"]["gpt-4-0613"]
+    assert round(block["position"]["consistency"], 2) == 81.50
+    ah = str(judges_dir / "arena_hard_v0.1")
+    assert main(["leaderboard", ah, "--verdict-match", "last"]) == 2
+    assert "stores its verdicts" in capsys.readouterr().err

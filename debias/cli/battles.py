@@ -38,7 +38,8 @@ def is_battle_data(args: argparse.Namespace) -> bool:
     """Whether the command reads ``args.path`` as battles (before anything is read)."""
     if getattr(args, "format", None) or getattr(args, "compat", None) in BATTLE_COMPAT:
         return True
-    if any(getattr(args, name, None) for name in ("anchor", "coef_out", "features")):
+    battle_only = ("anchor", "coef_out", "features", "verdict_match", "verdict_pattern")
+    if any(getattr(args, name, None) for name in battle_only):
         return True
     from debias.io.judges import detect_format
 
@@ -79,6 +80,8 @@ def read_battles(args: argparse.Namespace, *, several_judges: bool = False):
         judge=None,
         mapping=dict(args.mapping) if args.mapping else None,
         baseline=args.baseline,
+        match=getattr(args, "verdict_match", None),
+        patterns=getattr(args, "verdict_pattern", None),
     )
     if args.judge is not None and judgments.judges == ["unknown"]:  # the files name no judge
         rows = judgments.rows.assign(judge=pd.Categorical([args.judge] * len(judgments)))
@@ -283,6 +286,7 @@ def cmd_battle_audit(args: argparse.Namespace) -> None:
         judges=None if not judges or judges == ["all"] else judges,
         features=features,
         families=families or None,
+        consistency_rule=getattr(args, "consistency_rule", None) or "pair",
         level=args.level,
     )
     note(args, f"writing {args.out}…")

@@ -379,10 +379,10 @@ def cmd_grade_audit(args: argparse.Namespace) -> bool:
     from debias.atomic import atomic_dir
     from debias.reports.leaderboard import to_markdown
 
-    if getattr(args, "judges", None) or getattr(args, "families", None):
+    if any(getattr(args, k, None) for k in ("judges", "families", "consistency_rule")):
         raise ParameterError(
-            "--judges / --families audit pairwise judges side by side; single grades are "
-            "audited per judge already: leave them out."
+            "--judges / --families / --consistency-rule audit pairwise judges; single grades "
+            "are audited per judge already and have no order shown: leave them out."
         )
     if args.mediators and [m.lower() for m in args.mediators] != ["length"]:
         raise ParameterError(

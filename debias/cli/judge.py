@@ -27,6 +27,11 @@ def cmd_audit(args: argparse.Namespace) -> None:
 
     if getattr(args, "judges", None) or is_battle_data(args):  # one judge or several
         return cmd_battle_audit(args)
+    if getattr(args, "consistency_rule", None):
+        raise ParameterError(
+            "--consistency-rule needs battle data judged in both orders (AlpacaEval shows one "
+            "order per instruction: position cannot be separated there); drop it."
+        )
     model = _audit_model(args)
     comps = read_comparisons(args)
     report = audit(comps, **model, level=args.level, out=None, progress=not args.quiet)

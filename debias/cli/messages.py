@@ -51,6 +51,8 @@ FLAGS = {
     "features": "--features",
     "judges": "--judges",
     "families": "--families",
+    "patterns": "--verdict-pattern",
+    "match": "--verdict-match",
 }
 # a keyword starts a word (after a space, an opening bracket, a comma or a backquote), so that
 # "m:difficulty=38.8" or "x.models=" in data are left alone

@@ -196,6 +196,19 @@ def add_battle_options(p: argparse.ArgumentParser) -> None:
         help="the layout of battle data when it cannot be detected: arena_hard_battles, "
         "arena_hard_judgments, battle_table, ... (any pair of models; read as battles)",
     )
+    p.add_argument(
+        "--verdict-match",
+        choices=("first", "last", "unique"),
+        help="judge texts parsed for their verdict ([[A]], [[A>>B]], Rating: [[7]]): the first "
+        "match (default), the last, or only a text whose matches all agree",
+    )
+    p.add_argument(
+        "--verdict-pattern",
+        action="append",
+        metavar="REGEX",
+        help="your own verdict pattern with one capture group holding the verdict, instead "
+        "of the built-in ones (repeatable; bounded repeats only, e.g. {0,10} rather than *)",
+    )
 
 
 def add_graded_options(p: argparse.ArgumentParser, *, leaderboard: bool = True) -> None:

@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--mediators",
         type=name_list,
         help="comma-separated mediators to audit (default: the formula's, or length,markdown; "
-        "battle data: style features, default length,headers,lists,bold)",
+        "battle data: style features and mediators, default tokens,headers,lists,bold when the "
+        "answers store token counts, else length,markdown)",
     )
     p.add_argument(
         "--out",
@@ -192,8 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--judges",
         type=name_list,
-        help="audit several judges side by side on their shared prompts ('all' or "
-        "comma-separated names): length, markdown, position and self-preference per judge",
+        help="battle data: which judges ('all', the default, or comma-separated names); several "
+        "are audited side by side on their shared prompts (style, position, self-preference "
+        "per judge and their differences)",
+    )
+    p.add_argument(
+        "--consistency-rule",
+        choices=("pair", "call"),
+        help="battle data in both orders: 'pair' (default) = share of pairs whose two orders "
+        "agree; 'call' = the per-call count of Position-Bias-Analyzer (its published numbers)",
     )
     p.add_argument(
         "--families",

@@ -27,7 +27,7 @@ from debias.io.judges.arena_hard import (
     read_arena_hard_judgments,
 )
 from debias.io.judges.battle_tables import FIELDS, read_battle_table
-from debias.io.judges.mt_bench import FASTCHAT_PAIR_FORMAT, PBA_FORMAT
+from debias.io.judges.mt_bench import FASTCHAT_PAIR_FORMAT, PBA_FORMAT, read_pba
 from debias.io.judges.vicuna import VICUNA_FORMAT
 from debias.io.safe_read import GZIP_MAGIC, check_regular_file
 from debias.io.tables import TABLE_SUFFIXES, table_format
@@ -198,6 +198,9 @@ FORMATS: dict[str, Format] = {
     ),
 }
 FORMATS["mt_bench_pba"] = Format(*PBA_FORMAT)
+#: Layouts whose verdicts are parsed from the judge's text: name -> reader taking
+#: ``match=`` / ``patterns=`` (:func:`debias.judgments.parse.parse_verdicts`).
+TEXT_VERDICTS = {"mt_bench_pba": read_pba}
 FORMATS["mt_bench_pairs"] = Format(*FASTCHAT_PAIR_FORMAT)
 FORMATS["single_grades"] = Format(*SINGLE_GRADES_FORMAT)
 FORMATS["vicuna_reviews"] = Format(*VICUNA_FORMAT)
@@ -238,6 +241,8 @@ def read_judgments(
     judge: str | None = None,
     mapping: Mapping[str, str] | None = None,
     baseline: str | None = None,
+    match: str | None = None,
+    patterns=None,
 ) -> Judgments:
     """Read judge calls of any known layout (detected, or ``format=``) as :class:`Judgments`.
 
@@ -254,6 +259,11 @@ def read_judgments(
         Column names of a battle table (``{"your column": "field"}``).
     baseline : str, optional
         The baseline of layouts that do not name it (Arena-Hard judgment files).
+    match, patterns : optional
+        How verdicts are parsed from raw judge texts (layouts that store the text only,
+        e.g. ``mt_bench_pba``): :func:`debias.judgments.parse.parse_verdicts`'s ``match``
+        (``"first"``, ``"last"``, ``"unique"``) and ``patterns`` (your own regular
+        expressions). Refused for layouts that store their verdicts.
 
     Returns
     -------
@@ -298,4 +308,13 @@ def read_judgments(
         raise ParameterError(
             f"mapping= renames the columns of a battle table; {p} is read as {name}."
         )
+    if match is not None or patterns is not None:
+        if name not in TEXT_VERDICTS:
+            raise ParameterError(
+                f"match= and patterns= parse verdicts from raw judge texts; {p} is read as "
+                f"{name}, which stores its verdicts (layouts with texts only: "
+                f"{', '.join(TEXT_VERDICTS)})."
+            )
+        options = {k: v for k, v in (("match", match), ("patterns", patterns)) if v is not None}
+        return TEXT_VERDICTS[name](p, judge=judge, **options)
     return FORMATS[name].read(p, judge=judge, mapping=mapping, baseline=baseline)
