@@ -445,3 +445,25 @@ def test_missing_verdicts_survive_to_frame_and_back():
     pd.testing.assert_frame_equal(again.battles(), j.battles())
     with pytest.raises(ParameterError, match="no column 'winner'"):
         j.column("winner")
+
+
+def test_token_counts_survive_a_round_trip():
+    """Answers with stored token counts (Arena-Hard's token_len) keep them through
+    to_frame() and from_dataframe()."""
+    df = pd.DataFrame(
+        {
+            "prompt": ["q1", "q1", "q2"],
+            "model_a": ["x", "y", "x"],
+            "model_b": ["y", "x", "y"],
+            "answer_a": ["a x", "a y", "b x"],
+            "answer_b": ["a y", "a x", "b y"],
+            "verdict": [1.0, 0.0, 0.5],
+            "tokens_a": [3, 5, 7],
+            "tokens_b": [5, 3, 11],
+        }
+    )
+    j = Judgments.from_dataframe(df)
+    back = j.to_frame()
+    assert back["tokens_a"].tolist() == [3, 5, 7] and back["tokens_b"].tolist() == [5, 3, 11]
+    again = Judgments.from_dataframe(back, scale=j.scale)
+    assert again.answers["tokens"].tolist() == j.answers["tokens"].tolist()

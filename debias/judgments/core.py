@@ -376,11 +376,17 @@ class Judgments:
             return r[name].reset_index(drop=True)
         raise ParameterError(f"Judgments has no column {name!r}; columns: {list(INPUT_COLUMNS)}.")
 
-    def to_frame(self, columns=INPUT_COLUMNS) -> pd.DataFrame:
+    def to_frame(self, columns=None) -> pd.DataFrame:
         """The tidy frame back, texts as plain strings (materialised here, on demand).
 
-        ``from_dataframe(j.to_frame(), scale=j.scale)`` gives the same judgments.
+        ``columns`` defaults to the input columns, with ``tokens_a``, ``tokens_b`` when the
+        answers carry token counts; ``from_dataframe(j.to_frame(), scale=j.scale)`` gives
+        the same judgments.
         """
+        if columns is None:
+            columns = INPUT_COLUMNS
+            if "tokens" in self.answers:
+                columns = (*INPUT_COLUMNS, "tokens_a", "tokens_b")
         return pd.DataFrame({c: self.column(c) for c in columns})
 
     def select(self, *, judge: str | None = None) -> Judgments:
