@@ -33,6 +33,7 @@ from debias.model.separation import NEAR_SEPARATION
 __all__ = [
     "NewtonResult",
     "Problem",
+    "block_starts",
     "fit_newton",
     "group_gram",
     "one_blas_thread",
@@ -80,6 +81,7 @@ class Problem:
             self.shared_y = np.asarray(self.shared_y, dtype=float)
             self.shared_w = np.asarray(self.shared_w, dtype=float)
         self._S = sp.csr_matrix((np.ones(n), (self.group, np.arange(n))), shape=(self.n_groups, n))
+        self._starts = block_starts(self.group, self.n_groups)
 
     @property
     def k(self) -> int:
@@ -91,11 +93,13 @@ class Problem:
 
     def group_total(self, values: np.ndarray) -> np.ndarray:
         """Sum per model of one value per row, shape (n_groups,)."""
+        if self._starts is not None:
+            return np.add.reduceat(values, self._starts)
         return np.bincount(self.group, weights=values, minlength=self.n_groups)
 
     def group_gram(self, weights: np.ndarray) -> np.ndarray:
         """``X_g.T @ diag(weights_g) @ X_g`` of every model, shape (n_groups, k, k)."""
-        return group_gram(self.X, self.group, weights, self.n_groups)
+        return group_gram(self.X, self.group, weights, self.n_groups, starts=self._starts)
 
     def group_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum per model of per-row values (1-D or 2-D), shape (n_groups, ...)."""
@@ -103,10 +107,41 @@ class Problem:
         return np.asarray(out).reshape((self.n_groups, *values.shape[1:]))
 
 
-def group_gram(X: np.ndarray, group: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
+def block_starts(group: np.ndarray, n_groups: int) -> np.ndarray | None:
+    """First row of each group when the rows come as contiguous blocks ``0, 0, 1, 2, 2, ...``
+    (every group present, in order), else None.
+
+    Sums over such blocks are ``np.add.reduceat`` (~15x faster than a weighted
+    ``np.bincount``; pairwise summation, so the last bits may differ).
+
+    Examples
+    --------
+    >>> block_starts(np.array([0, 0, 1, 2, 2]), 3).tolist()
+    [0, 2, 3]
+    >>> block_starts(np.array([0, 1, 0]), 2) is None
+    True
+    """
+    group = np.asarray(group)
+    if n_groups < 1 or len(group) == 0 or group[0] != 0 or group[-1] != n_groups - 1:
+        return None
+    steps = np.diff(group)
+    if ((steps != 0) & (steps != 1)).any():
+        return None
+    return np.r_[0, np.flatnonzero(steps) + 1]
+
+
+def group_gram(
+    X: np.ndarray,
+    group: np.ndarray,
+    weights: np.ndarray,
+    n_groups: int,
+    starts: np.ndarray | None = None,
+) -> np.ndarray:
     """``X_g.T @ diag(weights_g) @ X_g`` for every group g, shape (n_groups, k, k), with O(n)
     extra memory: one pass per entry of the upper triangle, no (n, k**2) array of products
     (232 MB at 1,000 models x 805 prompts and k = 6, and as much again for its weighted copy).
+    ``starts``: :func:`block_starts` of ``group`` when the groups are contiguous blocks
+    (then each entry is a ``reduceat`` instead of a ``bincount``).
 
     Examples
     --------
@@ -119,7 +154,10 @@ def group_gram(X: np.ndarray, group: np.ndarray, weights: np.ndarray, n_groups: 
     for a in range(k):
         wa = weights * X[:, a]
         for b in range(a, k):
-            out[:, a, b] = out[:, b, a] = np.bincount(group, wa * X[:, b], minlength=n_groups)
+            if starts is not None:
+                out[:, a, b] = out[:, b, a] = np.add.reduceat(wa * X[:, b], starts)
+            else:
+                out[:, a, b] = out[:, b, a] = np.bincount(group, wa * X[:, b], minlength=n_groups)
     return out
 
 
