@@ -101,8 +101,8 @@ def one_draw(seed: int, prompt_sd: float) -> dict[str, list[bool]]:
             t = rep.table.set_index("model").loc[truth.index]
             for m in truth.index:
                 add(f"grades: controlled grade, {method}{tag}", _inside(
-                    t.loc[m, "controlled_conf_low"], truth.loc[m, truth_col],
-                    t.loc[m, "controlled_conf_high"]))  # fmt: skip
+                    t.loc[m, "controlled_grade_ci_low"], truth.loc[m, truth_col],
+                    t.loc[m, "controlled_grade_ci_high"]))  # fmt: skip
             if method == "ordinal" and sd == 0.0:
                 table = rep.fit.table().set_index("term")
                 ref = truth["effect"].iloc[0]
@@ -128,7 +128,7 @@ def one_draw(seed: int, prompt_sd: float) -> dict[str, list[bool]]:
     t = sim.truth.set_index("model")["controlled_grade"]
     truth = t["model_0"] - t["model_1"]
     add("paired grades: controlled difference", _inside(
-        row["controlled_conf_low"], truth, row["controlled_conf_high"]))  # fmt: skip
+        row["controlled_difference_ci_low"], truth, row["controlled_difference_ci_high"]))  # fmt: skip
     gv = simulate_graded_verdicts(n_prompts=300, seed=seed)
     rep = graded_verdicts(gv.battles, labels=gv.labels[::-1], features=("length",))
     co = rep.coefficients.set_index("term")
@@ -142,7 +142,9 @@ def one_draw(seed: int, prompt_sd: float) -> dict[str, list[bool]]:
         score = 100 * level_probabilities(np.array([s]), gv.thresholds)[0] @ LOW_FIRST
         add(
             "graded verdicts: controlled score",
-            _inside(tab.loc[m, "controlled_conf_low"], score, tab.loc[m, "controlled_conf_high"]),
+            _inside(
+                tab.loc[m, "controlled_score_ci_low"], score, tab.loc[m, "controlled_score_ci_high"]
+            ),
         )
     row = co.loc["style[length]"]
     add("graded verdicts: style slope", _inside(row["conf_low"], gv.style_slope, row["conf_high"]))

@@ -140,10 +140,10 @@ def test_single_grades_leaderboard_equals_the_function(graded_tree, tmp_path, ca
     want = length_controlled_grades(frame, method=method, scale=(1, 10)).table.set_index("model")
     for ours, theirs in (
         ("mean_grade", "mean_grade"),
-        ("mean_grade_ci_low", "mean_conf_low"),
+        ("mean_grade_ci_low", "mean_grade_ci_low"),
         ("controlled_grade", "controlled_grade"),
-        ("controlled_grade_se", "controlled_std_error"),
-        ("controlled_grade_ci_high", "controlled_conf_high"),
+        ("controlled_grade_se", "controlled_grade_se"),
+        ("controlled_grade_ci_high", "controlled_grade_ci_high"),
     ):
         close(table.loc[want.index, ours], want[theirs])
     assert (table["controlled_grade_ci_high"] > table["controlled_grade_ci_low"]).all()
@@ -301,8 +301,8 @@ def test_arena_bench_means_and_controlled_grades(judges_dir, tmp_path, capsys):
     got = pd.read_csv(out_file).set_index("model")
     want = length_controlled_grades(read_judgments(path)).table.set_index("model")
     close(got.loc[want.index, "controlled_grade"], want["controlled_grade"])
-    close(got.loc[want.index, "controlled_grade_ci_low"], want["controlled_conf_low"])
-    close(got.loc[want.index, "mean_grade_se"], want["mean_std_error"])
+    close(got.loc[want.index, "controlled_grade_ci_low"], want["controlled_grade_ci_low"])
+    close(got.loc[want.index, "mean_grade_se"], want["mean_grade_se"])
     assert (got["controlled_grade_ci_high"] - got["controlled_grade_ci_low"] > 0.1).all()
 
 
@@ -333,8 +333,8 @@ def test_vicuna_totals_and_the_difference_at_equal_length(judges_dir, tmp_path, 
     both = got.merge(want, on=keys, suffixes=("", "_py"))
     assert len(both) == len(want) == 13
     close(both["controlled_difference"], both["controlled_difference_py"])
-    close(both["controlled_difference_se"], both["controlled_std_error"])
-    close(both["difference_ci_low"], both["difference_conf_low"])
+    close(both["controlled_difference_se"], both["controlled_difference_se_py"])
+    close(both["difference_ci_low"], both["difference_ci_low_py"])
     row = clean.loc["gpt-3.5-turbo"]
     assert row["controlled_difference_ci_low"] < row["controlled_difference"]
     assert row["controlled_difference"] < row["controlled_difference_ci_high"]
@@ -363,13 +363,13 @@ def test_arena_hard_levels_convention_and_model(judges_dir, tmp_path, capsys):
     want = graded_verdicts(levels, features=("tokens",)).table.set_index("model")
     for ours, theirs in (
         ("convention_score", "convention_score"),
-        ("convention_score_ci_low", "convention_conf_low"),
+        ("convention_score_ci_low", "convention_score_ci_low"),
         ("ordinal_score", "ordinal_score"),
-        ("ordinal_score_ci_high", "ordinal_conf_high"),
+        ("ordinal_score_ci_high", "ordinal_score_ci_high"),
         ("controlled_score", "controlled_score"),
-        ("controlled_score_ci_low", "controlled_conf_low"),
+        ("controlled_score_ci_low", "controlled_score_ci_low"),
         ("difference", "difference"),
-        ("difference_ci_high", "difference_conf_high"),
+        ("difference_ci_high", "difference_ci_high"),
     ):
         close(got.loc[want.index, ours], want[theirs])
     assert "strong verdict 3 times" in out and "style[tokens]" in out

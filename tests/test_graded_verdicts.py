@@ -67,7 +67,9 @@ def test_simulated_judge_strengths_scores_and_style_are_covered():
             hits_s.append(row["conf_low"] <= t <= row["conf_high"])
             truth = 100 * level_probabilities(np.array([t]), sim.thresholds)[0] @ LOW_FIRST
             hits_score.append(
-                tab.loc[m, "controlled_conf_low"] <= truth <= tab.loc[m, "controlled_conf_high"]
+                tab.loc[m, "controlled_score_ci_low"]
+                <= truth
+                <= tab.loc[m, "controlled_score_ci_high"]
             )
         row = co.loc["style[length]"]
         hits_style.append(row["conf_low"] <= sim.style_slope <= row["conf_high"])
@@ -112,9 +114,9 @@ def test_a_model_that_always_wins_is_missing_with_reason():
     b.loc[b["model_a"] == "model_2", "level"] = "A>>B"
     rep = graded_verdicts(b, labels=sim.labels[::-1])
     row = rep.table.set_index("model").loc["model_2"]
-    assert np.isnan(row["ordinal_conf_low"]) and "separation" in row["note"]
+    assert np.isnan(row["ordinal_score_ci_low"]) and "separation" in row["note"]
     ok = rep.table.set_index("model").loc["model_1"]
-    assert ok["ordinal_conf_low"] < ok["ordinal_score"] < ok["ordinal_conf_high"]
+    assert ok["ordinal_score_ci_low"] < ok["ordinal_score"] < ok["ordinal_score_ci_high"]
 
 
 def test_arena_hard_published_convention_and_modelled_levels(judges_dir):
@@ -132,9 +134,7 @@ def test_arena_hard_published_convention_and_modelled_levels(judges_dir):
         # both answer shorter than the baseline: style control raises both (judges README)
         assert t.loc[m, "controlled_score"] > t.loc[m, "ordinal_score"]
         assert (
-            t.loc[m, "difference_conf_low"]
-            < t.loc[m, "difference"]
-            < t.loc[m, "difference_conf_high"]
+            t.loc[m, "difference_ci_low"] < t.loc[m, "difference"] < t.loc[m, "difference_ci_high"]
         )
     # the 1+3 blocks: which game was strong does not matter without a position term
     flipped = levels.copy()
@@ -180,7 +180,9 @@ def test_judgments_input_equals_the_frame_input_five_and_three_levels():
         100 * level_probabilities(np.array([sim3.truth_strengths["model_1"]]), sim3.thresholds)[0]
     )
     truth = truth @ np.array([0.0, 0.5, 1.0])
-    assert t.loc["model_1", "ordinal_conf_low"] < truth < t.loc["model_1", "ordinal_conf_high"]
+    assert (
+        t.loc["model_1", "ordinal_score_ci_low"] < truth < t.loc["model_1", "ordinal_score_ci_high"]
+    )
 
 
 def test_mt_bench_three_levels_with_position_and_length(judges_dir):

@@ -24,7 +24,9 @@ from debias.simulate.grades import simulate_grades
 
 def _covered(table, truth):
     t = table.set_index("model").loc[truth.index]
-    return ((t["controlled_conf_low"] <= truth) & (truth <= t["controlled_conf_high"])).tolist()
+    return (
+        (t["controlled_grade_ci_low"] <= truth) & (truth <= t["controlled_grade_ci_high"])
+    ).tolist()
 
 
 @pytest.mark.parametrize("method", ["linear", "ordinal"])
@@ -97,7 +99,7 @@ def test_mean_grades_interval_is_the_textbook_one():
     frame = pd.DataFrame({"prompt": list("abcd"), "model": "m", "grade": [1.0, 2.0, 4.0, 9.0]})
     t = mean_grades(frame).iloc[0]
     assert t["mean_grade"] == 4.0
-    assert t["mean_std_error"] == pytest.approx(np.std([1, 2, 4, 9], ddof=1) / 2)
+    assert t["mean_grade_se"] == pytest.approx(np.std([1, 2, 4, 9], ddof=1) / 2)
 
 
 def test_separated_model_in_the_ordinal_variant_is_missing_with_reason():
@@ -106,9 +108,9 @@ def test_separated_model_in_the_ordinal_variant_is_missing_with_reason():
     frame.loc[frame["model"] == "model_2", "grade"] = 10.0  # always the top grade
     rep = length_controlled_grades(frame, scale=(1, 10), method="ordinal")
     row = rep.table.set_index("model").loc["model_2"]
-    assert np.isnan(row["controlled_std_error"]) and "separation" in row["note"]
+    assert np.isnan(row["controlled_grade_se"]) and "separation" in row["note"]
     other = rep.table.set_index("model").loc["model_1"]
-    assert np.isfinite(other["controlled_std_error"]) and other["controlled_std_error"] > 0
+    assert np.isfinite(other["controlled_grade_se"]) and other["controlled_grade_se"] > 0
 
 
 def test_range_inferred_and_stated_and_bad_input():
@@ -166,13 +168,13 @@ def test_arena_bench_mean_grades_and_a_controlled_grade(judges_dir):
     for model, mean in published.items():
         assert round(t.loc[model, "mean_grade"], 3) == mean
     assert len(t) == 15
-    ok = t["controlled_std_error"].notna() & (t["controlled_conf_low"] < t["controlled_grade"])
+    ok = t["controlled_grade_se"].notna() & (t["controlled_grade_ci_low"] < t["controlled_grade"])
     assert ok.all()
     assert rep.slope["estimate"].iloc[0] > 0  # GPT-4 grades longer answers higher here
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ordinal = length_controlled_grades(frame, method="ordinal")
-    assert ordinal.table["controlled_std_error"].notna().all()
+    assert ordinal.table["controlled_grade_se"].notna().all()
 
 
 def test_vicuna_published_totals_and_a_controlled_difference(judges_dir):
@@ -189,7 +191,11 @@ def test_vicuna_published_totals_and_a_controlled_difference(judges_dir):
     diff = paired_grade_difference(j).set_index("model_a")
     row = diff.loc["gpt-3.5-turbo"]
     assert row["difference"] == pytest.approx((693.0 - 638.0) / 80)
-    assert row["controlled_conf_low"] < row["controlled_difference"] < row["controlled_conf_high"]
+    assert (
+        row["controlled_difference_ci_low"]
+        < row["controlled_difference"]
+        < row["controlled_difference_ci_high"]
+    )
 
 
 def test_two_turns_have_their_own_reference_and_share_a_cluster():
@@ -204,7 +210,7 @@ def test_two_turns_have_their_own_reference_and_share_a_cluster():
     a, b = rep1.table.set_index("model"), rep2.table.set_index("model")
     # (up to log(1 + 10 len) - log(1 + len) != log 10: ~2e-4; a pooled median moves them ~0.5)
     np.testing.assert_allclose(a["controlled_grade"], b["controlled_grade"], atol=1e-3)
-    np.testing.assert_allclose(a["controlled_std_error"], b["controlled_std_error"], rtol=1e-3)
+    np.testing.assert_allclose(a["controlled_grade_se"], b["controlled_grade_se"], rtol=1e-3)
 
 
 def test_a_model_never_compared_within_a_prompt_is_missing_in_the_linear_variant():
@@ -227,7 +233,7 @@ def test_a_model_never_compared_within_a_prompt_is_missing_in_the_linear_variant
     assert t.loc["loner", "mean_grade"] == 5.0
     # the ordinal variant compares across prompts and gives it a number
     ordinal = length_controlled_grades(frame, scale=(1, 10), method="ordinal").table
-    assert ordinal.set_index("model")["controlled_std_error"].notna().all()
+    assert ordinal.set_index("model")["controlled_grade_se"].notna().all()
 
 
 def _paired(sim):
@@ -250,7 +256,9 @@ def test_paired_controlled_difference_covers_the_simulated_truth():
         row = paired_grade_difference(_paired(sim)).iloc[0]
         t = sim.truth.set_index("model")["controlled_grade"]
         truth = t["model_0"] - t["model_1"]
-        hits.append(row["controlled_conf_low"] <= truth <= row["controlled_conf_high"])
+        hits.append(
+            row["controlled_difference_ci_low"] <= truth <= row["controlled_difference_ci_high"]
+        )
     assert 0.85 <= np.mean(hits) <= 1.0
 
 
@@ -263,7 +271,9 @@ def test_a_one_to_five_scale_inferred_and_stated():
         rep = length_controlled_grades(sim.grades, method=method)
         assert rep.grade_range == (1.0, 5.0) and "inferred from the data" in rep.definition
         t = rep.table.set_index("model").loc[truth.index]
-        assert (t["controlled_conf_low"] <= truth).all() and (
-            truth <= t["controlled_conf_high"]
+        assert (t["controlled_grade_ci_low"] <= truth).all() and (
+            truth <= t["controlled_grade_ci_high"]
         ).all()
-        assert (t["controlled_conf_high"] <= 5).all() and (t["controlled_conf_low"] >= 1).all()
+        assert (t["controlled_grade_ci_high"] <= 5).all() and (
+            t["controlled_grade_ci_low"] >= 1
+        ).all()

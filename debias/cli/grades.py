@@ -32,28 +32,6 @@ from debias.errors import InputError, ParameterError
 
 #: detected (or --format) layouts of graded data -> the kind of grades they hold.
 GRADE_FORMATS = {"single_grades": "single", "vicuna_reviews": "paired"}
-#: the Python functions' tidy spellings -> the wide tables' (one spelling per quantity).
-WIDE_NAMES = {
-    "mean_std_error": "mean_grade_se",
-    "mean_conf_low": "mean_grade_ci_low",
-    "mean_conf_high": "mean_grade_ci_high",
-    "controlled_std_error": "controlled_grade_se",
-    "controlled_conf_low": "controlled_grade_ci_low",
-    "controlled_conf_high": "controlled_grade_ci_high",
-}
-PAIRED_WIDE = {
-    "difference_conf_low": "difference_ci_low",
-    "difference_conf_high": "difference_ci_high",
-    "controlled_std_error": "controlled_difference_se",
-    "controlled_conf_low": "controlled_difference_ci_low",
-    "controlled_conf_high": "controlled_difference_ci_high",
-    "slope_std_error": "slope_se",
-}
-VERDICT_WIDE = {
-    f"{q}_conf_{side}": f"{q}{'_score' if q != 'difference' else ''}_ci_{side}"
-    for q in ("convention", "ordinal", "controlled", "difference")
-    for side in ("low", "high")
-}
 #: options of other data refused on grades (flag, attribute, default).
 _NOT_FOR_GRADES = (
     ("--preset", "preset", None),
@@ -180,7 +158,7 @@ def wide_grades(report):
     >>> list(wide_grades(length_controlled_grades(sim.grades, scale=(1, 10))).columns)[2:6]
     ['mean_grade', 'mean_grade_se', 'mean_grade_ci_low', 'mean_grade_ci_high']
     """
-    return report.table.rename(columns=WIDE_NAMES)
+    return report.table
 
 
 # ----------------------------------------------------------------------------- leaderboard
@@ -277,7 +255,7 @@ def paired_table(args: argparse.Namespace, judgments, level: float):
     totals = paired_grade_totals(judgments)
     diff = paired_grade_difference(judgments, level=level).drop(columns="n")
     table = totals.merge(diff, on=keys, how="left", validate="one_to_one")
-    return _select_models(args, table.rename(columns=PAIRED_WIDE), ("model_a", "model_b"))
+    return _select_models(args, table, ("model_a", "model_b"))
 
 
 def _paired_leaderboard(args: argparse.Namespace) -> None:
@@ -342,9 +320,7 @@ def _verdict_leaderboard(args: argparse.Namespace) -> None:
     note(args, "fitting the cumulative logit on the levels…")
     report, features = verdict_levels(args, judgments)
     key = "controlled_score" if features else "ordinal_score"
-    table = report.table.rename(columns=VERDICT_WIDE).sort_values(
-        key, ascending=False, kind="stable", na_position="last"
-    )
+    table = report.table.sort_values(key, ascending=False, kind="stable", na_position="last")
     table = table.reset_index(drop=True)
     _write(args, table)
     if args.coef_out:

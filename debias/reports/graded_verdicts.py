@@ -58,17 +58,17 @@ SCORE_COLUMNS = (
     "model",
     "n",
     "convention_score",
-    "convention_conf_low",
-    "convention_conf_high",
+    "convention_score_ci_low",
+    "convention_score_ci_high",
     "ordinal_score",
-    "ordinal_conf_low",
-    "ordinal_conf_high",
+    "ordinal_score_ci_low",
+    "ordinal_score_ci_high",
     "controlled_score",
-    "controlled_conf_low",
-    "controlled_conf_high",
+    "controlled_score_ci_low",
+    "controlled_score_ci_high",
     "difference",
-    "difference_conf_low",
-    "difference_conf_high",
+    "difference_ci_low",
+    "difference_ci_high",
     "note",
 )
 ARENA_HARD = (("A>>B", "A>B", "A=B", "B>A", "B>>A"), (1.0, 1.0, 0.5, 0.0, 0.0), (3, 1, 1, 1, 3))
@@ -363,7 +363,7 @@ def graded_verdicts(
         )  # fmt: skip
     table = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
     pct = [c for c in SCORE_COLUMNS if c not in ("model", "n", "note", "difference",
-                                                  "difference_conf_low", "difference_conf_high")]  # fmt: skip
+                                                  "difference_ci_low", "difference_ci_high")]  # fmt: skip
     table[pct] = table[pct].clip(0, 100)
     style_text = (
         f"; controlled_score from the fit with style terms {list(features)} ({transform} of A's "

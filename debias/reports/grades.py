@@ -55,13 +55,13 @@ GRADE_COLUMNS = (
     "model",
     "n",
     "mean_grade",
-    "mean_std_error",
-    "mean_conf_low",
-    "mean_conf_high",
+    "mean_grade_se",
+    "mean_grade_ci_low",
+    "mean_grade_ci_high",
     "controlled_grade",
-    "controlled_std_error",
-    "controlled_conf_low",
-    "controlled_conf_high",
+    "controlled_grade_se",
+    "controlled_grade_ci_low",
+    "controlled_grade_ci_high",
     "note",
 )
 REFERENCE = "the prompt's median answer (median of log(1 + characters) over its graded answers)"
@@ -74,8 +74,8 @@ class GradeReport:
     Attributes
     ----------
     table : pandas.DataFrame
-        ``model, n, mean_grade, mean_std_error, mean_conf_low, mean_conf_high,
-        controlled_grade, controlled_std_error, controlled_conf_low, controlled_conf_high,
+        ``model, n, mean_grade, mean_grade_se, mean_grade_ci_low, mean_grade_ci_high,
+        controlled_grade, controlled_grade_se, controlled_grade_ci_low, controlled_grade_ci_high,
         note``, sorted by controlled grade.
     slope : pandas.DataFrame
         The length term: ``term, estimate, std_error, conf_low, conf_high, note`` (per unit of
@@ -235,7 +235,7 @@ def _prepare(data, *, judge, scale, length) -> tuple[pd.DataFrame, tuple, str]:
 def mean_grades(frame: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     """Mean grade per model with a prompt-clustered interval (missing grades dropped).
 
-    Returns ``model, n, mean_grade, mean_std_error, mean_conf_low, mean_conf_high``.
+    Returns ``model, n, mean_grade, mean_grade_se, mean_grade_ci_low, mean_grade_ci_high``.
     """
     rows = []
     for model, g in frame.groupby("model", sort=False):
@@ -313,13 +313,13 @@ def length_controlled_grades(
             "n": raw["n"].to_numpy(),
             **{c: raw[c].to_numpy() for c in GRADE_COLUMNS[2:6]},
             "controlled_grade": est,
-            "controlled_std_error": se,
-            "controlled_conf_low": np.clip(est - z * se, low, high),
-            "controlled_conf_high": np.clip(est + z * se, low, high),
+            "controlled_grade_se": se,
+            "controlled_grade_ci_low": np.clip(est - z * se, low, high),
+            "controlled_grade_ci_high": np.clip(est + z * se, low, high),
             "note": notes,
         }
     )
-    for side in ("mean_conf_low", "mean_conf_high"):
+    for side in ("mean_grade_ci_low", "mean_grade_ci_high"):
         table[side] = table[side].clip(low, high)
     table = table.sort_values(
         "controlled_grade", ascending=False, kind="stable", na_position="last"
@@ -519,9 +519,9 @@ def paired_grade_difference(
     Returns
     -------
     pandas.DataFrame
-        ``judge, model_a, model_b, n, difference, difference_conf_low, difference_conf_high,
-        controlled_difference, controlled_std_error, controlled_conf_low,
-        controlled_conf_high, slope, slope_std_error, note``.
+        ``judge, model_a, model_b, n, difference, difference_ci_low, difference_ci_high,
+        controlled_difference, controlled_difference_se, controlled_difference_ci_low,
+        controlled_difference_ci_high, slope, slope_se, note``.
     """
     both = _paired_frame(judgments, length)
     rows = []
@@ -556,8 +556,8 @@ def paired_grade_difference(
             )
         )  # fmt: skip
     columns = [
-        "judge", "model_a", "model_b", "n", "difference", "difference_conf_low",
-        "difference_conf_high", "controlled_difference", "controlled_std_error",
-        "controlled_conf_low", "controlled_conf_high", "slope", "slope_std_error", "note",
+        "judge", "model_a", "model_b", "n", "difference", "difference_ci_low",
+        "difference_ci_high", "controlled_difference", "controlled_difference_se",
+        "controlled_difference_ci_low", "controlled_difference_ci_high", "slope", "slope_se", "note",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
