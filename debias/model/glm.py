@@ -78,6 +78,22 @@ class EstimatorParams:
         self.__dict__.update(state)
 
 
+def _object_values(column: pd.Series) -> np.ndarray:
+    """``column.to_numpy()`` as objects; for a Categorical only its categories are converted
+    (805 prompt texts instead of one Python string per row from Arrow storage).
+
+    Examples
+    --------
+    >>> _object_values(pd.Series(["a", "b", "a"], dtype="category")).tolist()
+    ['a', 'b', 'a']
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        if (codes >= 0).all():
+            return np.asarray(column.cat.categories, dtype=object)[codes]
+    return column.to_numpy()
+
+
 class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, EstimatorParams):
     """Length- (and style-) controlled preference model of one judge against one baseline.
 
@@ -336,20 +352,22 @@ class PreferenceGLM(RegularizationMixin, DifficultyMixin, Stage2Mixin, Estimator
             extra = [c for c in reg_frame.columns if c not in frame.columns]
             self.regularization_ = reg_frame.reindex(columns=[*frame.columns, *extra])
 
-        models = [str(m) for m in pd.unique(rows["model"])]
+        # model codes by factorising the column once (Arrow strings: no object conversion)
+        model_code, uniques = pd.factorize(rows["model"])
+        models = [str(m) for m in uniques]
         fit_models = [m for m in models if m != baseline]
-        code = pd.Index(fit_models)
-        is_fit = rows["model"].to_numpy() != baseline
-        group = code.get_indexer(rows["model"][is_fit])
+        is_model_fit = np.array([m != baseline for m in models], dtype=bool)
+        is_fit = is_model_fit[model_code]
+        group = (np.cumsum(is_model_fit) - 1)[model_code[is_fit]]
         y = rows["preference"].to_numpy(float)[is_fit]
         w = np.ones(len(y))
         no_verdict = np.isnan(y)  # only with solver="alpaca_eval" (see in_rows)
         y[no_verdict], w[no_verdict] = 0.5, 0.0
+        instr = _object_values(rows["instruction"])
         if is_fit.all():  # no baseline rows: no copies
-            Xf, instr, frame_fit = X, rows["instruction"].to_numpy(), frame
+            Xf, frame_fit = X, frame
         else:
-            Xf, frame_fit = X[is_fit], frame[is_fit]
-            instr = rows["instruction"].to_numpy()[is_fit]
+            Xf, frame_fit, instr = X[is_fit], frame[is_fit], instr[is_fit]
 
         self._stage2_data_ = (Xf, y, w, group, fit_models, Xr, reg_rows)
         if self.progress:
