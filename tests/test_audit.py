@@ -62,7 +62,7 @@ def test_strong_length_effect_is_detected(biased):
     assert row["p_value"] < 0.01
     assert row["estimate"] > 0
     assert row["conf_low"] < row["estimate"] < row["conf_high"]
-    assert row["effect"] > 0 and row["effect_conf_low"] > 0
+    assert row["effect"] > 0 and row["effect_ci_low"] > 0
     # the simulated judge's slope on tanh(scaled(length)) is 1.0
     assert abs(row["estimate"] - 1.0) < 4 * row["std_error"]
     assert report.verdict.startswith("The judge prefers longer answers (pooled slope")
@@ -85,7 +85,7 @@ def test_no_length_preference_gives_estimate_near_zero():
     s = report.summary.set_index("mediator")
     for m in ("length", "markdown"):
         assert abs(s.loc[m, "estimate"]) < 4 * s.loc[m, "std_error"]
-        assert abs(s.loc[m, "effect"]) < 4 * s.loc[m, "effect_std_error"]
+        assert abs(s.loc[m, "effect"]) < 4 * s.loc[m, "effect_se"]
     assert abs(s.loc["length", "estimate"]) < 0.3
     assert abs(s.loc["length", "effect"]) < 4.0
 

@@ -187,8 +187,8 @@ def test_each_estimate_is_paired_with_its_own_interval_and_p_value():
             f"95% CI {_n(row['conf_low'], 2)} to {_n(row['conf_high'], 2)}, {_p(row['p_value'])}"
         )
         effect = (
-            f"{_n(row['effect'], 1)} points (95% CI {_n(row['effect_conf_low'], 1)} to "
-            f"{_n(row['effect_conf_high'], 1)}, {_p(row['effect_p_value'])})"
+            f"{_n(row['effect'], 1)} points (95% CI {_n(row['effect_ci_low'], 1)} to "
+            f"{_n(row['effect_ci_high'], 1)}, {_p(row['effect_p_value'])})"
         )
         assert slope in report.verdict, (slope, report.verdict)
         assert effect in report.verdict, (effect, report.verdict)
@@ -202,8 +202,8 @@ def test_missing_standard_errors_never_print_nan():
         "conf_high": np.nan,
         "p_value": np.nan,
         "effect": 3.0,
-        "effect_conf_low": np.nan,
-        "effect_conf_high": np.nan,
+        "effect_ci_low": np.nan,
+        "effect_ci_high": np.nan,
         "effect_p_value": np.nan,
     }
     text = mediator_sentence(row, 0.95)
@@ -250,7 +250,7 @@ def test_a_degenerate_submission_is_flagged_in_the_audit():
 def test_tables_of_the_report_never_print_nan(two_mediators):
     _, report = two_mediators
     summary = report.summary.copy()
-    missing = ["std_error", "conf_low", "effect", "effect_conf_high", "effect_p_value"]
+    missing = ["std_error", "conf_low", "effect", "effect_ci_high", "effect_p_value"]
     report.summary.loc[0, missing] = np.nan
     try:
         text = report.to_markdown() + report.to_html() + repr(report) + report._repr_html_()

@@ -23,7 +23,7 @@ from debias.simulate.position import simulate_judges
 
 NUMBERS = {"estimate", "std_error", "conf_low", "conf_high", "p_value"}
 POINTS = {
-    f"{p}{s}" for p in ("rating_points", "winrate_points") for s in ("", "_conf_low", "_conf_high")
+    f"{p}{s}" for p in ("rating_points", "winrate_points") for s in ("", "_ci_low", "_ci_high")
 }
 TOKEN_FEATURES = ("tokens", "headers", "lists", "bold")
 
@@ -75,8 +75,8 @@ def test_one_judge_arena_hard(judges_dir, arena_hard, tmp_path, capsys):
     )
     assert by_model["gpt-4-0613"]["estimate"] == pytest.approx(65.8, abs=1e-9)
     assert pos["consistency"] == pytest.approx(100 * 697 / 1000, abs=1e-9)
-    assert pos["consistency_conf_low"] < pos["consistency"] < pos["consistency_conf_high"]
-    assert pos["first_shown_win_rate_conf_low"] < pos["first_shown_win_rate"]
+    assert pos["consistency_ci_low"] < pos["consistency"] < pos["consistency_ci_high"]
+    assert pos["first_shown_win_rate_ci_low"] < pos["first_shown_win_rate"]
     # the effects are those of the direct fit (BradleyTerry with the position term) ...
     from debias.battles.estimator import BradleyTerry
 
@@ -94,7 +94,7 @@ def test_one_judge_arena_hard(judges_dir, arena_hard, tmp_path, capsys):
     # rating and win-rate points, computed here
     t = block["tokens"]
     assert t["rating_points"] == pytest.approx(t["estimate"] * 400 / math.log(10), abs=1e-9)
-    assert t["winrate_points_conf_low"] == pytest.approx(100 * (sigmoid(t["conf_low"]) - 0.5))
+    assert t["winrate_points_ci_low"] == pytest.approx(100 * (sigmoid(t["conf_low"]) - 0.5))
     assert not POINTS & set(pos)
     # the leaderboard: the published scores, and the controlled scores of the default
     # (SD-scaled) fit with the same terms: the controlled strengths do not depend on the scale

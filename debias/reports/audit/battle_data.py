@@ -193,13 +193,13 @@ def position_table(battles: pd.DataFrame, rule: str, level: float) -> pd.DataFra
     out = pd.DataFrame(
         {
             "consistency": c["estimate"],
-            "consistency_conf_low": c["conf_low"],
-            "consistency_conf_high": c["conf_high"],
+            "consistency_ci_low": c["conf_low"],
+            "consistency_ci_high": c["conf_high"],
             "consistency_n": c["n"],
             "consistency_n_agree": c["n_consistent"],
             "first_shown_win_rate": f["estimate"],
-            "first_shown_win_rate_conf_low": f["conf_low"],
-            "first_shown_win_rate_conf_high": f["conf_high"],
+            "first_shown_win_rate_ci_low": f["conf_low"],
+            "first_shown_win_rate_ci_high": f["conf_high"],
             "first_shown_p_value": f["p_value"],
         }
     )

@@ -76,7 +76,7 @@ EFFECT_COLUMNS = [
     "term",
     "judge",
     *NUMBERS,
-    *(f"{p}{s}" for p in POINTS for s in ("", "_conf_low", "_conf_high")),
+    *(f"{p}{s}" for p in POINTS for s in ("", "_ci_low", "_ci_high")),
     "note",
 ]
 DIFF_COLUMNS = ["term", "judge", "reference", *NUMBERS]
@@ -93,13 +93,13 @@ def in_points(effects: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> t = in_points(pd.DataFrame({"estimate": [0.0, 1.0], "conf_low": [-1.0, 0.5],
     ...                             "conf_high": [1.0, 1.5]}))
-    >>> t[["rating_points", "winrate_points", "winrate_points_conf_low"]].round(2)
-       rating_points  winrate_points  winrate_points_conf_low
-    0           0.00            0.00                   -23.11
-    1         173.72           23.11                    12.25
+    >>> t[["rating_points", "winrate_points", "winrate_points_ci_low"]].round(2)
+       rating_points  winrate_points  winrate_points_ci_low
+    0           0.00            0.00                 -23.11
+    1         173.72           23.11                  12.25
     """
     out = effects.copy()
-    for suffix, col in (("", "estimate"), ("_conf_low", "conf_low"), ("_conf_high", "conf_high")):
+    for suffix, col in (("", "estimate"), ("_ci_low", "conf_low"), ("_ci_high", "conf_high")):
         beta = out[col].to_numpy(dtype=float)
         out[f"rating_points{suffix}"] = ELO_PER_LOGIT * beta
         out[f"winrate_points{suffix}"] = 100 * (expit(beta) - 0.5)
@@ -162,8 +162,8 @@ class JudgesAudit:
                 p = pos.loc[r["judge"]]
                 for k in ("consistency", "first_shown_win_rate"):
                     block[k] = p[k]
-                    block[f"{k}_conf_low"] = p[f"{k}_conf_low"]
-                    block[f"{k}_conf_high"] = p[f"{k}_conf_high"]
+                    block[f"{k}_ci_low"] = p[f"{k}_ci_low"]
+                    block[f"{k}_ci_high"] = p[f"{k}_ci_high"]
                 block["consistency_by_model"] = self.info["consistency_by_model"][r["judge"]]
                 block["consistency_pairs"] = int(p["consistency_n"])
                 block["consistency_pairs_agreeing"] = int(p["consistency_n_agree"])

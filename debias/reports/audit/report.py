@@ -95,8 +95,8 @@ class AuditReport:
     summary : pandas.DataFrame
         One row per mediator: ``mediator, term, estimate, std_error, conf_low,
         conf_high, p_value`` (pooled slope, log-odds per unit of the term),
-        ``n_models``, and the readable effect ``effect, effect_std_error,
-        effect_conf_low, effect_conf_high, effect_p_value`` (win-rate points)
+        ``n_models``, and the readable effect ``effect, effect_se,
+        effect_ci_low, effect_ci_high, effect_p_value`` (win-rate points)
         with ``effect_description``.
     per_model : pandas.DataFrame
         One row per model (baseline excluded): ``n, win_rate, win_rate_se,
@@ -217,9 +217,9 @@ class AuditReport:
                     "description": row["effect_description"],
                     "unit": "win-rate points",
                     "estimate": row["effect"],
-                    "std_error": row["effect_std_error"],
-                    "conf_low": row["effect_conf_low"],
-                    "conf_high": row["effect_conf_high"],
+                    "std_error": row["effect_se"],
+                    "conf_low": row["effect_ci_low"],
+                    "conf_high": row["effect_ci_high"],
                     "p_value": row["effect_p_value"],
                 },
             }
@@ -256,7 +256,7 @@ class AuditReport:
                 ],
                 f"effect {pct} CI": [
                     format_range(a, b, 1)
-                    for a, b in zip(s["effect_conf_low"], s["effect_conf_high"], strict=True)
+                    for a, b in zip(s["effect_ci_low"], s["effect_ci_high"], strict=True)
                 ],
                 "p (effect)": [
                     format_p(p).replace("p = ", "").replace("p ", "") for p in s["effect_p_value"]

@@ -164,9 +164,9 @@ def audit(
                     "p_value": s["p_value"],
                     "n_models": s["n_models"],
                     "effect": e["estimate"],
-                    "effect_std_error": e["std_error"],
-                    "effect_conf_low": e["conf_low"],
-                    "effect_conf_high": e["conf_high"],
+                    "effect_se": e["std_error"],
+                    "effect_ci_low": e["conf_low"],
+                    "effect_ci_high": e["conf_high"],
                     "effect_p_value": e["p_value"],
                     "effect_description": e["desc"],
                 }

@@ -91,7 +91,7 @@ def mediator_sentence(row: Mapping, level: float) -> str:
     if np.isfinite(e):
         effect = (
             f"{_fmt_pts(e)} points ("
-            + _ci_p(row["effect_conf_low"], row["effect_conf_high"], row["effect_p_value"], pct, 1)
+            + _ci_p(row["effect_ci_low"], row["effect_ci_high"], row["effect_p_value"], pct, 1)
             + ")"
         )
     else:
