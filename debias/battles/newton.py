@@ -478,7 +478,7 @@ class BTProblem:
             raise InputError(
                 "the Bradley–Terry design is rank-deficient (a covariate is collinear with "
                 f"the strengths or with another covariate; covariates: {names}); drop one, "
-                "or pass a penalty (l2=)."
+                "or pass a penalty (penalty='l2', alpha=...)."
             ) from None
 
     def row_scores(self, theta, sparse=False):

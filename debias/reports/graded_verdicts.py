@@ -376,8 +376,9 @@ def graded_verdicts(
         f"sum_k outcome_k P(level k) from the symmetric cumulative logit on the levels "
         f"{list(labels)} (outcomes {out_v.tolist()}), strengths only{style_text}"
         f"{', position at 0 (balanced)' if position else ''}. convention_score: win rate against "
-        f"the anchor counting each level with weight {w_v.tolist()} (Arena-Hard counts a strong "
-        f"verdict 3 times). difference = ordinal_score - convention_score. Intervals {level:.0%}, "
+        f"the anchor counting each level with weight {w_v.tolist()}"
+        f"{' (Arena-Hard counts a strong verdict 3 times)' if max(w_v.tolist()) > 1 else ''}. "
+        f"difference = ordinal_score - convention_score. Intervals {level:.0%}, "
         f"clustered by prompt ({fit.n_clusters} prompts)."
     )
     coefficients = (fit_c or fit).table(level)
