@@ -122,7 +122,7 @@ def average_with_influence(
     est = float(p.mean())
     grad = ((p * (1 - p))[:, None] * X).mean(axis=0)
     coef_infl = res.influence() if coef_influence is None else coef_influence
-    codes, uniques = pd.factorize(res.instructions)
+    codes, uniques = res.cluster_codes()
     own = pd.Series(sum_by_code((p - est) / n, codes, len(uniques)), index=uniques)
     own = own.reindex(coef_infl.index, fill_value=0.0).to_numpy()
     total = own + coef_infl.to_numpy() @ np.nan_to_num(grad)

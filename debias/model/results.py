@@ -143,6 +143,7 @@ class ModelResults:
     lower: np.ndarray | None = field(default=None, repr=False)
     upper: np.ndarray | None = field(default=None, repr=False)
     _wald_warned: bool = field(default=False, init=False, repr=False, compare=False)
+    _clusters: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     # ---------------------------------------------------------------- design & prediction
     @property
@@ -197,7 +198,16 @@ class ModelResults:
     @property
     def n_clusters(self) -> int:
         """Number of distinct instructions among the model's rows (the clusters)."""
-        return len(pd.unique(self.instructions))
+        return len(self.cluster_codes()[1])
+
+    def cluster_codes(self) -> tuple[np.ndarray, pd.Index]:
+        """``pd.factorize(self.instructions)``: each row's cluster code and the distinct
+        instructions in order of appearance (computed once per ``instructions`` array)."""
+        cached = self._clusters
+        if cached is None or cached[0] is not self.instructions:
+            codes, uniques = pd.factorize(self.instructions)
+            cached = self._clusters = (self.instructions, codes, pd.Index(uniques))
+        return cached[1], cached[2]
 
     def on_bound(self, tol: float = 1e-6) -> list[str]:
         """Coefficients that sit on one of their bounds (empty without bounds)."""
@@ -380,7 +390,7 @@ class ModelResults:
             theirs.
         """
         infl = self.scores() @ self.bread().T
-        codes, uniques = pd.factorize(self.instructions)
+        codes, uniques = self.cluster_codes()
         return pd.DataFrame(
             sum_by_code(infl, codes, len(uniques)), index=uniques, columns=self.columns
         )
