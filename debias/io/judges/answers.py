@@ -16,8 +16,10 @@ gzip capped), and every malformed line is named as ``file:line`` in one error.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ import pandas as pd
 
 from debias.errors import InputError
 from debias.io.annotations import check_unicode
-from debias.io.safe_read import read_bytes
+from debias.io.safe_read import GZIP_MAGIC, check_regular_file, read_bytes
 
 #: Files of answers: ``<model>.jsonl`` or ``<model>.jsonl.gz``.
 ANSWER_SUFFIXES: tuple[str, ...] = (".jsonl", ".jsonl.gz")
@@ -90,6 +92,23 @@ def read_jsonl(path: str | os.PathLike, what: str = "record") -> list[tuple[int,
         raise InputError(f"{path}: no {what} in the file (empty); expected one JSON object a line.")
     check_unicode([r for _, r in records], data, path)
     return records
+
+
+def first_record(path: Path, limit: int = 1 << 16) -> dict:
+    """The first JSON object of a JSON Lines file (gzip or not) from its first ``limit``
+    bytes, ``{}`` when there is none: for sniffing a layout, never raises."""
+    try:
+        check_regular_file(path)
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+            fh.seek(0)
+            stream = gzip.GzipFile(fileobj=fh) if magic == GZIP_MAGIC else fh
+            data = stream.read(limit)
+        line = next((t for t in data.decode("utf-8", "replace").splitlines() if t.strip()), "")
+        item = json.loads(line)
+    except (InputError, OSError, EOFError, ValueError, RecursionError, zlib.error):
+        return {}
+    return item if isinstance(item, dict) else {}
 
 
 def _turn_text(turn) -> str | None:

@@ -11,7 +11,6 @@ reader module adds its own with one line::
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import zlib
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debias.errors import InputError, ParameterError
+from debias.io.judges.answers import first_record
 from debias.io.judges.arena_bench import SINGLE_GRADES_FORMAT
 from debias.io.judges.arena_hard import (
     BATTLE_FIELDS,
@@ -50,22 +50,6 @@ class Format:
     read: Callable[..., Judgments]
 
 
-def first_record(path: Path) -> dict | None:
-    """The first JSON object of a JSON Lines file (gzip or not), or None; reads 64 KiB at most."""
-    try:
-        check_regular_file(path)
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-            fh.seek(0)
-            stream = gzip.GzipFile(fileobj=fh) if head == GZIP_MAGIC else fh
-            data = stream.read(_PEEK)
-        line = next((t for t in data.decode("utf-8", "replace").splitlines() if t.strip()), "")
-        item = json.loads(line)
-    except (InputError, OSError, EOFError, ValueError, RecursionError, zlib.error):
-        return None
-    return item if isinstance(item, dict) else None
-
-
 def _head(path: Path) -> str:
     """The first 64 KiB of a file as text (gunzipped), '' when it cannot be read."""
     try:
@@ -87,7 +71,7 @@ def header(path: Path) -> list[str]:
     """
     fmt = table_format(path)
     if fmt == "jsonl":
-        return list(first_record(path) or {})
+        return list(first_record(path))
     if fmt == "parquet":
         try:
             import pyarrow.parquet as pq
@@ -113,8 +97,8 @@ def _jsonl_files(folder: Path) -> list[Path]:
 
 # ------------------------------------------------------------------------------- sniffers
 def _is_battles_file(path: Path) -> bool:
-    rec = first_record(path) if path.name.endswith((".jsonl", ".jsonl.gz")) else None
-    return rec is not None and set(rec) == BATTLE_FIELDS
+    rec = first_record(path) if path.name.endswith((".jsonl", ".jsonl.gz")) else {}
+    return set(rec) == BATTLE_FIELDS
 
 
 def sniff_arena_hard_battles(path: Path, mapping=None) -> bool:
@@ -126,8 +110,7 @@ def sniff_arena_hard_battles(path: Path, mapping=None) -> bool:
 
 
 def _is_judgment_file(path: Path) -> bool:
-    rec = first_record(path)
-    return rec is not None and {"question_id", "model", "games"} <= set(rec)
+    return {"question_id", "model", "games"} <= set(first_record(path))
 
 
 def sniff_arena_hard_judgments(path: Path, mapping=None) -> bool:

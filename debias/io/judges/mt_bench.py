@@ -24,8 +24,6 @@ prompt and the answers of that turn from ``question.jsonl`` and
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -34,8 +32,13 @@ from pathlib import Path
 import pandas as pd
 
 from debias.errors import DataWarning, InputError
-from debias.io.judges.answers import attach_answers, bad_lines, find_beside, read_jsonl
-from debias.io.safe_read import GZIP_MAGIC, check_regular_file
+from debias.io.judges.answers import (
+    attach_answers,
+    bad_lines,
+    find_beside,
+    first_record,
+    read_jsonl,
+)
 from debias.judgments import Judgments, Scale
 from debias.judgments.parse import parse_verdicts
 from debias.judgments.store import quiet
@@ -65,7 +68,7 @@ def judgment_files(
         f for f in p.iterdir() if f.is_file() and f.name.endswith((".jsonl", ".jsonl.gz"))
     )
     if fields or without:
-        files = [f for f in files if fits(peek_record(f), fields, without)]
+        files = [f for f in files if fits(first_record(f), fields, without)]
     if not files:
         holding = f" whose records hold {sorted(fields)}" if fields else ""
         raise InputError(f"{p}: no .jsonl or .jsonl.gz judgment files{holding} in the folder.")
@@ -303,23 +306,6 @@ def read_fastchat_pair(path: str | os.PathLike, *, judge: str | None = None) -> 
 
 
 # ------------------------------------------------------------------------ registry hooks
-def peek_record(path: Path, limit: int = 1 << 16) -> dict:
-    """The first JSON object of a JSON Lines file (gzip or not) from its first ``limit``
-    bytes, {} when there is none: for sniffing a layout, never raises."""
-    try:
-        check_regular_file(path)
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-            fh.seek(0)
-            stream = gzip.GzipFile(fileobj=fh) if magic == GZIP_MAGIC else fh
-            data = stream.read(limit)
-        line = next((t for t in data.decode("utf-8", "replace").splitlines() if t.strip()), "")
-        item = json.loads(line)
-    except (InputError, OSError, EOFError, ValueError, RecursionError):
-        return {}
-    return item if isinstance(item, dict) else {}
-
-
 def holds(
     path: Path, folder: str, fields: frozenset[str], without: frozenset[str] = frozenset()
 ) -> bool:
@@ -328,7 +314,7 @@ def holds(
         files = judgment_files(path, folder, fields, without)
     except (InputError, OSError):
         return False
-    return fits(peek_record(files[0]), fields, without)
+    return fits(first_record(files[0]), fields, without)
 
 
 def sniff_pba(path: Path, mapping: Mapping | None = None) -> bool:

@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 
 from debias.errors import DataWarning, InputError, ParameterError
-from debias.io.judges.answers import bad_lines, read_jsonl
-from debias.io.judges.mt_bench import peek_record
+from debias.io.judges.answers import bad_lines, first_record, read_jsonl
 from debias.judgments import Judgments, Scale
 from debias.judgments.scale import row_list
 from debias.judgments.store import quiet
@@ -279,7 +278,7 @@ def sniff_vicuna_reviews(path: Path, mapping: Mapping | None = None) -> bool:
         p = next(iter(_review_files_in(base)), None)
         if p is None:
             return False
-    return REVIEW_FIELDS <= set(peek_record(p))
+    return REVIEW_FIELDS <= set(first_record(p))
 
 
 def registry_read_vicuna_reviews(path: Path, *, judge=None, mapping=None, baseline=None):
