@@ -373,3 +373,30 @@ def test_score_interval_is_the_strength_interval_mapped_to_a_win_rate():
         assert scores.loc[model, "conf_low"] == pytest.approx(100 * expit(d_low), rel=1e-9)
         assert scores.loc[model, "conf_high"] == pytest.approx(100 * expit(d_high), rel=1e-9)
         assert 0 < scores.loc[model, "conf_low"] < scores.loc[model, "estimate"]
+
+
+def test_default_length_is_in_tokens_only_when_every_answer_has_a_count():
+    """Arena counts tokens: the default features use stored token counts when every answer of
+    the battles has one, characters otherwise."""
+    from debias.judgments import Judgments
+
+    df = pd.DataFrame(
+        {
+            "prompt": [f"q{i}" for i in range(40)],
+            "model_a": ["x", "y"] * 20,
+            "model_b": ["y", "x"] * 20,
+            "answer_a": [f"a{i} " * (i % 7 + 1) + "- item" * (i % 2) for i in range(40)],
+            "answer_b": [f"b{i} " * (i % 5 + 1) + "**bold**" * (i % 3 == 0) for i in range(40)],
+            "verdict": [1.0, 0.0, 0.5, 1.0] * 10,
+            "tokens_a": [float(i % 7 + 1) for i in range(40)],
+            "tokens_b": [float(i % 5 + 1) for i in range(40)],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        j = Judgments.from_dataframe(df)
+        bt = BradleyTerry().fit(j.battles(), j)
+        assert bt.features_[0] == "tokens"
+        j2 = Judgments.from_dataframe(df.drop(columns=["tokens_a", "tokens_b"]))
+        bt2 = BradleyTerry().fit(j2.battles(), j2)
+        assert bt2.features_[0] == "length"

@@ -255,7 +255,8 @@ def test_arena_hard_default_leaderboard_and_coefficients(judges_dir, tmp_path, c
     assert rows["gpt-3.5-turbo-0125"]["score"] == "23.34"
     for model in ("gpt-4-0613", "gpt-3.5-turbo-0125"):  # both answer shorter: both rise
         assert float(rows[model]["controlled_score"]) > float(rows[model]["score"])
-    assert pd.read_csv(coef)["term"].tolist() == ["length", "headers", "lists", "bold"]
+    # Arena's features; its answers store token counts, so the length is in tokens
+    assert pd.read_csv(coef)["term"].tolist() == ["tokens", "headers", "lists", "bold"]
 
 
 def test_single_answer_grades_refuse_battle_presets(judges_dir, capsys):

@@ -74,8 +74,10 @@ class BradleyTerry(BaseEstimator):
         Style features: columns ``<f>_a``, ``<f>_b`` of the battles when present, else
         computed from the answers of ``judgments`` (:func:`debias.battles.style.
         add_answer_features`); ``"position"`` is the position term. ``()``: no terms (the
-        controlled columns are empty). Default ``("length", "headers", "lists", "bold")``
-        unless ``formula=`` is given (pass one of the two).
+        controlled columns are empty). Default: Chatbot Arena's, ``("tokens", "headers",
+        "lists", "bold")`` when every answer of the battles has a stored token count (Arena
+        counts tokens; Arena-Hard's files store them), else ``("length", "headers", "lists",
+        "bold")`` with the length in characters; unless ``formula=`` is given (one of the two).
     formula : str, optional
         The terms as a formula, e.g. ``"tokens + headers + lists + bold"``,
         ``"length + position"``, ``"diff_over_sum(length) + bold"``
@@ -209,7 +211,9 @@ class BradleyTerry(BaseEstimator):
         terms = (
             parse_battle_formula(self.formula, battles.columns, self.transform)
             if self.formula is not None
-            else feature_terms(ARENA_FEATURES if self.features is None else self.features)
+            else feature_terms(
+                _default_features(battles, judgments) if self.features is None else self.features
+            )
         )
         frame, terms = self._with_covariates(battles, judgments, terms)
         features = tuple(t.label for t in terms)
@@ -379,6 +383,17 @@ def _column(battles: pd.DataFrame, name: str) -> np.ndarray:
             f"row(s) {row_list(bad)}; fill or drop those rows, or leave {name!r} out."
         )
     return values
+
+
+def _default_features(battles: pd.DataFrame, judgments) -> tuple[str, ...]:
+    """Arena's four features, with stored token counts for the length when every answer has one."""
+    has = {"tokens_a", "tokens_b"} <= set(battles.columns)
+    if not has and judgments is not None and "tokens" in judgments.answers:
+        if {"answer_a", "answer_b"} <= set(battles.columns) and len(battles):
+            codes = np.concatenate([battles["answer_a"], battles["answer_b"]])
+            tokens = judgments.answers["tokens"].to_numpy(dtype=float)
+            has = bool(np.isfinite(tokens[codes]).all())
+    return ("tokens", *ARENA_FEATURES[1:]) if has else ARENA_FEATURES
 
 
 def _varies(values: np.ndarray) -> bool:
