@@ -400,3 +400,25 @@ def test_default_length_is_in_tokens_only_when_every_answer_has_a_count():
         j2 = Judgments.from_dataframe(df.drop(columns=["tokens_a", "tokens_b"]))
         bt2 = BradleyTerry().fit(j2.battles(), j2)
         assert bt2.features_[0] == "length"
+
+
+def test_a_separated_model_does_not_take_the_other_intervals_away():
+    """x wins all its battles (no finite strength): its row is missing with the reason, and the
+    other models keep their intervals (its NaN row of the covariance poisoned every variance)."""
+    frame = pd.DataFrame(
+        {
+            "prompt": [f"p{i}" for i in range(12)],
+            "model_a": ["x", "x", "y", "z", "y", "z", "y", "z", "y", "z", "y", "z"],
+            "model_b": ["y", "z", "z", "y", "z", "y", "z", "y", "z", "y", "z", "y"],
+            "outcome": [1, 1, 0.5, 0, 1, 0, 0, 1, 1, 0.5, 0, 1.0],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = BradleyTerry(features=()).fit(frame)
+    s = bt.results_.strengths().set_index("model")
+    assert np.isnan(s.loc["x", "estimate"]) and "separation" in s.loc["x", "note"]
+    assert (s.loc[["y", "z"], "std_error"] > 0).all()
+    assert (s.loc[["y", "z"], "conf_low"] < s.loc[["y", "z"], "estimate"]).all()
+    score = bt.results_.scores("y").set_index("model").loc["z"]
+    assert 0 < score["conf_low"] < score["estimate"] < score["conf_high"] < 100

@@ -175,7 +175,11 @@ class BattleResults:
         if self.wald_problem is not None:
             return est, np.nan, np.nan, np.nan, self.wald_problem
         g = np.asarray(gradient(self._estimate), dtype=float)
-        se = abs(scale) * float(np.sqrt(max(g @ self.cov @ g, 0.0)))
+        # only the parameters the quantity depends on: an unsupported model's NaN row and
+        # column must not poison the variance of every other quantity
+        used = np.flatnonzero(g)
+        var = g[used] @ self.cov[np.ix_(used, used)] @ g[used]
+        se = abs(scale) * float(np.sqrt(max(var, 0.0))) if np.isfinite(var) else np.nan
         if not has_spread(se):
             return est, np.nan, np.nan, np.nan, "no residual spread: no interval"
         z = critical_value(self.level, df=self.df)
