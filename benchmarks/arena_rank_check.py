@@ -162,11 +162,11 @@ def main() -> int:
             "rating (Elo)": np.abs(
                 table.loc[names, "rating"].to_numpy() - np.array(pkg["ratings"])
             ),
-            "rating_low (Elo)": np.abs(
-                table.loc[names, "rating_low"].to_numpy() - np.array(pkg["rating_lower"])
+            "rating_ci_low (Elo)": np.abs(
+                table.loc[names, "rating_ci_low"].to_numpy() - np.array(pkg["rating_lower"])
             ),
-            "rating_high (Elo)": np.abs(
-                table.loc[names, "rating_high"].to_numpy() - np.array(pkg["rating_upper"])
+            "rating_ci_high (Elo)": np.abs(
+                table.loc[names, "rating_ci_high"].to_numpy() - np.array(pkg["rating_upper"])
             ),
             "coefficient": np.abs(
                 ours.coefficients["estimate"].to_numpy() - np.array(pkg["coeffs"])
@@ -187,7 +187,7 @@ def main() -> int:
                 diffs["coefficient"].max(),
                 diffs["coefficient SE"].max(),
             ]
-            logit += [diffs[k].max() / elo for k in ("rating_low (Elo)", "rating_high (Elo)")]
+            logit += [diffs[k].max() / elo for k in ("rating_ci_low (Elo)", "rating_ci_high (Elo)")]
             worst = max(logit)
     ok = worst <= args.tol
     print(

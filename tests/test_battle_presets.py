@@ -47,7 +47,7 @@ def test_arena_hard_reproduces_the_published_scores(judges_dir):
     assert table.loc["gpt-4-0314", "score"] == 50.0
     for model in ("gpt-4-0613", "gpt-3.5-turbo-0125"):
         row = table.loc[model]
-        for half in (row["score"] - row["score_low"], row["score_high"] - row["score"]):
+        for half in (row["score"] - row["score_ci_low"], row["score_ci_high"] - row["score"]):
             assert 1.5 <= half <= 3.0, (model, half)
     assert result.anchor == "gpt-4-0314"
 
@@ -101,7 +101,7 @@ def test_fastchat_online_elo_by_hand():
     first = 1000 + 4 * 0.5
     expected_b = 1 / (1 + 10 ** ((1000 - 4 * 0.5 - first) / 400))
     assert r["x"] == pytest.approx(first + 4 * (0.5 - expected_b))
-    assert result.table["rating_low"].isna().all()
+    assert result.table["rating_ci_low"].isna().all()
     assert "no interval" in result.table["note"].iloc[0]
 
 
@@ -165,8 +165,8 @@ def test_arena_rank_weights_and_penalty():
     pen = arena_rank(sim.battles, features=("tokens",))
     free = arena_rank(sim.battles, features=("tokens",), reg=0.0)
     assert 0 < pen.coefficients["estimate"].iloc[0] < 0.5 * free.coefficients["estimate"].iloc[0]
-    assert (pen.table["rating_low"] < pen.table["rating"]).all()
-    assert (pen.table["rating"] < pen.table["rating_high"]).all()
+    assert (pen.table["rating_ci_low"] < pen.table["rating"]).all()
+    assert (pen.table["rating"] < pen.table["rating_ci_high"]).all()
 
 
 def test_weights_are_repeated_rows():

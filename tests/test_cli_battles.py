@@ -228,7 +228,7 @@ def test_arena_hard_compat_reproduces_published_scores(judges_dir, capsys):
     assert rows["gpt-4-0613"]["score"] == "37.90"
     assert rows["gpt-3.5-turbo-0125"]["score"] == "23.34"
     for row in rows.values():
-        half = (float(row["score_high"]) - float(row["score_low"])) / 2
+        half = (float(row["score_ci_high"]) - float(row["score_ci_low"])) / 2
         assert 1.5 <= half <= 3, row
 
 

@@ -101,7 +101,8 @@ def arena_hard(
     theta = (rating - rating.mean()) / ELO_SCALE
     table = result_table(d, theta, rating, low, high, baseline, scores, note)
     table.loc[
-        table["model"] == baseline, ["rating_low", "rating_high", "score_low", "score_high"]
+        table["model"] == baseline,
+        ["rating_ci_low", "rating_ci_high", "score_ci_low", "score_ci_high"],
     ] = np.nan
     table.loc[table["model"] == baseline, "note"] = "the baseline (fixed at 50 by definition)"
     coefs = coef_frame(features, coef, c_low, c_high)

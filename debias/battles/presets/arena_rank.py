@@ -118,7 +118,7 @@ def arena_rank(
 
     table = result_table(dw, theta, rating, low, high, anchor, scores)
     if anchor is not None:
-        table.loc[table["model"] == anchor, ["score_low", "score_high"]] = np.nan
+        table.loc[table["model"] == anchor, ["score_ci_low", "score_ci_high"]] = np.nan
         table.loc[table["model"] == anchor, "note"] = "the anchor"
     note = PENALISED_NOTE if reg > 0 else ""
     coefs = coef_frame(features, beta, beta - z * se[m:], beta + z * se[m:], note)

@@ -47,7 +47,7 @@ class PresetResult:
         Name of the preset (``"arena_hard"``, ``"arena_rank"``, ``"fastchat_elo"``).
     table : pandas.DataFrame
         One row per model: ``model, n, strength`` (logits, as the tool identifies them),
-        ``rating, rating_low, rating_high`` (Elo scale), ``score, score_low, score_high``
+        ``rating, rating_ci_low, rating_ci_high`` (Elo scale), ``score, score_ci_low, score_ci_high``
         (percent win rate against ``anchor``), ``note`` (why a value is missing).
     coefficients : pandas.DataFrame
         One row per style feature: ``feature, estimate, conf_low, conf_high, note``
@@ -210,7 +210,7 @@ def default_anchor(d: BattleRows, anchor: str | None, who: str) -> str | None:
 
 # ------------------------------------------------------------------------------- output
 def result_table(
-    d, theta, rating, rating_low, rating_high, anchor, score_fn, note=""
+    d, theta, rating, rating_ci_low, rating_ci_high, anchor, score_fn, note=""
 ) -> pd.DataFrame:
     m = len(d.models)
     n = np.bincount(d.a, minlength=m) + np.bincount(d.b, minlength=m)
@@ -220,16 +220,16 @@ def result_table(
             "n": n,
             "strength": theta,
             "rating": rating,
-            "rating_low": rating_low,
-            "rating_high": rating_high,
+            "rating_ci_low": rating_ci_low,
+            "rating_ci_high": rating_ci_high,
         }
     )
     if anchor is None:
-        table["score"] = table["score_low"] = table["score_high"] = np.nan
+        table["score"] = table["score_ci_low"] = table["score_ci_high"] = np.nan
         table["note"] = "no anchor: pass anchor= for scores" + (f"; {note}" if note else "")
     else:
         s, lo, hi = score_fn()
-        table["score"], table["score_low"], table["score_high"] = s, lo, hi
+        table["score"], table["score_ci_low"], table["score_ci_high"] = s, lo, hi
         table["note"] = note
     return table
 

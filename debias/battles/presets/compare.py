@@ -86,8 +86,8 @@ def _tidy(preset, table, coefficients, anchor) -> pd.DataFrame:
             "kind": "score",
             "name": table["model"],
             "estimate": table["score"],
-            "conf_low": table["score_low"],
-            "conf_high": table["score_high"],
+            "conf_low": table["score_ci_low"],
+            "conf_high": table["score_ci_high"],
             "anchor": anchor,
             "note": table["note"],
         }  # fmt: skip

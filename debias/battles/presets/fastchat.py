@@ -136,7 +136,7 @@ def fastchat_elo(
 
     table = result_table(d, theta, rating, low, high, anchor, scores, note)
     if anchor is not None:
-        table.loc[table["model"] == anchor, ["score_low", "score_high"]] = np.nan
+        table.loc[table["model"] == anchor, ["score_ci_low", "score_ci_high"]] = np.nan
         table.loc[table["model"] == anchor, "note"] = "the anchor (50 by definition)"
     coefs = coef_frame(features, coef, c_low, c_high)
     what = (
