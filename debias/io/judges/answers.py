@@ -94,19 +94,27 @@ def read_jsonl(path: str | os.PathLike, what: str = "record") -> list[tuple[int,
     return records
 
 
-def first_record(path: Path, limit: int = 1 << 16) -> dict:
-    """The first JSON object of a JSON Lines file (gzip or not) from its first ``limit``
-    bytes, ``{}`` when there is none: for sniffing a layout, never raises."""
+def head_text(path: Path, limit: int = 1 << 16) -> str:
+    """The first ``limit`` bytes of a file as text (gunzipped), ``""`` when it cannot be read:
+    for sniffing a layout, never raises."""
     try:
         check_regular_file(path)
         with open(path, "rb") as fh:
             magic = fh.read(2)
             fh.seek(0)
             stream = gzip.GzipFile(fileobj=fh) if magic == GZIP_MAGIC else fh
-            data = stream.read(limit)
-        line = next((t for t in data.decode("utf-8", "replace").splitlines() if t.strip()), "")
+            return stream.read(limit).decode("utf-8", "replace")
+    except (InputError, OSError, EOFError, zlib.error):
+        return ""
+
+
+def first_record(path: Path, limit: int = 1 << 16) -> dict:
+    """The first JSON object of a JSON Lines file (gzip or not) from its first ``limit``
+    bytes, ``{}`` when there is none: for sniffing a layout, never raises."""
+    line = next((t for t in head_text(path, limit).splitlines() if t.strip()), "")
+    try:
         item = json.loads(line)
-    except (InputError, OSError, EOFError, ValueError, RecursionError, zlib.error):
+    except (ValueError, RecursionError):
         return {}
     return item if isinstance(item, dict) else {}
 

@@ -10,16 +10,14 @@ reader module adds its own with one line::
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from debias.errors import InputError, ParameterError
-from debias.io.judges.answers import first_record
+from debias.io.judges.answers import first_record, head_text
 from debias.io.judges.arena_bench import SINGLE_GRADES_FORMAT
 from debias.io.judges.arena_hard import (
     BATTLE_FIELDS,
@@ -29,11 +27,9 @@ from debias.io.judges.arena_hard import (
 from debias.io.judges.battle_tables import FIELDS, read_battle_table
 from debias.io.judges.mt_bench import FASTCHAT_PAIR_FORMAT, PBA_FORMAT, read_pba
 from debias.io.judges.vicuna import VICUNA_FORMAT
-from debias.io.safe_read import GZIP_MAGIC, check_regular_file
+from debias.io.safe_read import check_regular_file
 from debias.io.tables import TABLE_SUFFIXES, table_format
 from debias.judgments import Judgments
-
-_PEEK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -48,19 +44,6 @@ class Format:
     description: str
     sniff: Callable[[Path, Mapping | None], bool]
     read: Callable[..., Judgments]
-
-
-def _head(path: Path) -> str:
-    """The first 64 KiB of a file as text (gunzipped), '' when it cannot be read."""
-    try:
-        check_regular_file(path)
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-            fh.seek(0)
-            stream = gzip.GzipFile(fileobj=fh) if magic == GZIP_MAGIC else fh
-            return stream.read(_PEEK).decode("utf-8", "replace")
-    except (InputError, OSError, EOFError, zlib.error):
-        return ""
 
 
 def header(path: Path) -> list[str]:
@@ -80,7 +63,7 @@ def header(path: Path) -> list[str]:
             return list(pq.read_schema(path).names)
         except (ImportError, InputError, OSError, ValueError):
             return []
-    text = _head(path)
+    text = head_text(path)
     if fmt == "json":
         return re.findall(r'"([^"\\]{1,200})"\s*:', text)
     if fmt not in ("csv", "tsv") or not text:
