@@ -76,16 +76,20 @@ def one_replicate(seed: int, n_models: int, n_instructions: int, length_effect: 
     return rows
 
 
-def summarise(d: pd.DataFrame) -> pd.DataFrame:
+def summarise(d: pd.DataFrame, by="arm") -> pd.DataFrame:
+    """Coverage of the intervals per group of ``by``: ``n``, ``coverage`` with its exact
+    (Clopper-Pearson) 95% interval, ``bias``, ``mae``, ``rmse`` and the mean half-width, from
+    rows ``estimate, truth, conf_low, conf_high`` (also used by ``pooling_study.py``)."""
     d = d.assign(
         covered=(d.conf_low <= d.truth) & (d.truth <= d.conf_high),
         error=d.estimate - d.truth,
         half_width=(d.conf_high - d.conf_low) / 2,
     )
-    out = d.groupby("arm", sort=False).agg(
+    out = d.groupby(by, sort=False).agg(
         n=("covered", "size"),
         coverage=("covered", "mean"),
         bias=("error", "mean"),
+        mae=("error", lambda e: float(np.mean(np.abs(e)))),
         rmse=("error", lambda e: float(np.sqrt(np.mean(e**2)))),
         half_width=("half_width", "mean"),
     )

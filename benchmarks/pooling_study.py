@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from coverage_study import summarise  # the script's folder is on sys.path
 from joblib import Parallel, delayed
-from scipy import stats
 
 from debias.counterfactual import avg_predictions
 from debias.data import Comparisons
@@ -81,27 +81,6 @@ def one_replicate(scenario: str, seed: int, n_models: int, n_instructions: int) 
     return rows
 
 
-def summarise(d: pd.DataFrame) -> pd.DataFrame:
-    d = d.assign(
-        covered=(d.conf_low <= d.truth) & (d.truth <= d.conf_high),
-        error=d.estimate - d.truth,
-        half_width=(d.conf_high - d.conf_low) / 2,
-    )
-    out = d.groupby(["scenario", "arm"], sort=False).agg(
-        n=("covered", "size"),
-        mae=("error", lambda e: float(np.mean(np.abs(e)))),
-        bias=("error", "mean"),
-        coverage=("covered", "mean"),
-        half_width=("half_width", "mean"),
-    )
-    ci = [
-        stats.binomtest(int(round(c * n)), int(n)).proportion_ci()
-        for c, n in zip(out.coverage, out.n, strict=True)
-    ]
-    out.insert(4, "coverage_ci", [f"[{a.low:.3f}, {a.high:.3f}]" for a in ci])
-    return out
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sims", type=int, default=30, help="simulated judges per scenario")
@@ -125,7 +104,8 @@ def main(argv=None) -> None:
         f"{args.instructions} instructions, soft preferences; sandwich 95% intervals; "
         f"{time.perf_counter() - t0:.0f} s"
     )
-    print(summarise(d).to_string(float_format=lambda v: f"{v:.3f}"))
+    table = summarise(d, by=["scenario", "arm"])
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"per-model rows: {args.out}")
 
 
