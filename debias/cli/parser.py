@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--features",
         type=name_list,
         help="battle data: comma-separated style features to control for (default "
-        "length,headers,lists,bold; also tokens when the answers store them; 'none')",
+        "tokens,headers,lists,bold when every answer stores a token count, else "
+        "length,headers,lists,bold; 'none')",
     )
     p.add_argument(
         "--coef-out",
@@ -135,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--features",
         type=name_list,
-        help="battle data: comma-separated style features at zero in the matrix (default "
-        "length,headers,lists,bold; 'none': no style control)",
+        help="battle data: comma-separated style features at zero in the matrix (default as "
+        "for leaderboard: tokens or length, headers, lists, bold; 'none': no style control)",
     )
     p.set_defaults(func=fitting.cmd_matrix)
 
