@@ -10,11 +10,10 @@ AlpacaEval path of :mod:`debias.cli.fitting`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import inspect
 from pathlib import Path
 
-from debias.cli.common import check_table_out, note
+from debias.cli.common import check_table_out, note, read_judge_files, select_models
 from debias.errors import InputError, ParameterError
 
 #: --compat values of battle data -> the preset function's name in debias.battles.presets.
@@ -69,26 +68,8 @@ def refuse_alpaca_options(args: argparse.Namespace, allow: tuple[str, ...] = ())
 def read_battles(args: argparse.Namespace, *, several_judges: bool = False):
     """(judgments, battles frame) of the command: one judge (or several when
     ``several_judges``), the models selected."""
-    import pandas as pd
-
-    from debias.io.judges import read_judgments
-
-    note(args, f"reading {args.path}…")
-    judgments = read_judgments(
-        args.path,
-        format=args.format,
-        judge=None,
-        mapping=dict(args.mapping) if args.mapping else None,
-        baseline=args.baseline,
-        match=getattr(args, "verdict_match", None),
-        patterns=getattr(args, "verdict_pattern", None),
-    )
-    if args.judge is not None and judgments.judges == ["unknown"]:  # the files name no judge
-        rows = judgments.rows.assign(judge=pd.Categorical([args.judge] * len(judgments)))
-        judgments = dataclasses.replace(judgments, rows=rows)
-    elif args.judge is not None:
-        judgments = judgments.select(judge=args.judge)
-    elif len(judgments.judges) > 1 and not several_judges:
+    judgments = read_judge_files(args)
+    if len(judgments.judges) > 1 and not several_judges:
         raise InputError(
             f"{args.path}: battles of several judges {judgments.judges}; pick one with --judge."
         )
@@ -98,21 +79,7 @@ def read_battles(args: argparse.Namespace, *, several_judges: bool = False):
             f"{args.path}: no battles: every call grades one answer alone "
             f"({judgments.scale.describe()}); a battle leaderboard needs calls comparing two."
         )
-    models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
-    keep = None
-    for flag, names in (("--models", args.models), ("--exclude", args.exclude)):
-        for name in names or ():
-            if name not in models:
-                raise InputError(f"{flag}: no model {name!r} in {args.path}; models: {models}.")
-    if args.models:
-        keep = battles["model_a"].isin(args.models) & battles["model_b"].isin(args.models)
-    if args.exclude:
-        out = ~battles["model_a"].isin(args.exclude) & ~battles["model_b"].isin(args.exclude)
-        keep = out if keep is None else keep & out
-    if keep is not None:
-        battles = battles[keep.to_numpy()].reset_index(drop=True)
-        if battles.empty:
-            raise InputError(f"{args.path}: no battle left between the models selected.")
+    battles = select_models(args, battles, ("model_a", "model_b"), what="no battle")
     n_models = len(set(battles["model_a"]) | set(battles["model_b"]))
     note(
         args,

@@ -110,3 +110,50 @@ def check_replaceable(out: Path, is_previous, what: str) -> None:
             )
     else:
         check_writable(out)
+
+
+def read_judge_files(args: argparse.Namespace):
+    """The :class:`~debias.judgments.Judgments` of ``args.path`` in any judge layout
+    (:func:`debias.io.read_judgments`), ``--judge`` naming the judge of files that store none
+    and selecting one otherwise; the verdict-parsing options passed when given."""
+    import dataclasses
+
+    import pandas as pd
+
+    from debias.io.judges import read_judgments
+
+    note(args, f"reading {args.path}…")
+    judgments = read_judgments(
+        args.path,
+        format=getattr(args, "format", None),
+        mapping=dict(args.mapping) if args.mapping else None,
+        baseline=args.baseline,
+        match=getattr(args, "verdict_match", None),
+        patterns=getattr(args, "verdict_pattern", None),
+    )
+    if args.judge is not None and judgments.judges == ["unknown"]:  # the files name no judge
+        rows = judgments.rows.assign(judge=pd.Categorical([args.judge] * len(judgments)))
+        return dataclasses.replace(judgments, rows=rows)
+    if args.judge is not None:
+        return judgments.select(judge=args.judge)
+    return judgments
+
+
+def select_models(args: argparse.Namespace, frame, columns=("model",), what: str = "nothing"):
+    """Rows whose models (every column of ``columns``) pass ``--models`` / ``--exclude``; a
+    name not in the data, or nothing left, is one clear error (``what`` names the rows)."""
+    present = sorted(set().union(*(set(frame[c]) for c in columns)))
+    for flag, names in (("--models", args.models), ("--exclude", args.exclude)):
+        for name in names or ():
+            if name not in present:
+                raise InputError(f"{flag}: no model {name!r} in {args.path}; models: {present}.")
+    keep = frame[columns[0]].notna()
+    for c in columns:
+        if args.models:
+            keep &= frame[c].isin(args.models)
+        if args.exclude:
+            keep &= ~frame[c].isin(args.exclude)
+    out = frame[keep.to_numpy()].reset_index(drop=True)
+    if out.empty:
+        raise InputError(f"{args.path}: {what} left between the models selected.")
+    return out

@@ -27,7 +27,7 @@ import argparse
 import json
 from pathlib import Path
 
-from debias.cli.common import check_table_out, note
+from debias.cli.common import check_table_out, note, read_judge_files, select_models
 from debias.errors import InputError, ParameterError
 
 #: detected (or --format) layouts of graded data -> the kind of grades they hold.
@@ -83,29 +83,6 @@ def _refuse(args: argparse.Namespace, what: str, allowed=()) -> None:
         )
 
 
-def read_graded(args: argparse.Namespace):
-    """The :class:`~debias.judgments.Judgments` of ``args.path`` (``--judge`` applied)."""
-    from debias.io.judges import read_judgments
-
-    note(args, f"reading {args.path}…")
-    judgments = read_judgments(
-        args.path,
-        format=getattr(args, "format", None),
-        mapping=dict(args.mapping) if args.mapping else None,
-        baseline=args.baseline,
-    )
-    if args.judge is not None and judgments.judges == ["unknown"]:  # the files name no judge
-        import dataclasses
-
-        import pandas as pd
-
-        rows = judgments.rows.assign(judge=pd.Categorical([args.judge] * len(judgments)))
-        judgments = dataclasses.replace(judgments, rows=rows)
-    elif args.judge is not None:
-        judgments = judgments.select(judge=args.judge)
-    return judgments
-
-
 def _one_judge(args: argparse.Namespace, judgments) -> None:
     if len(judgments.judges) > 1:
         raise InputError(
@@ -113,30 +90,11 @@ def _one_judge(args: argparse.Namespace, judgments) -> None:
         )
 
 
-def _select_models(args: argparse.Namespace, frame, columns=("model",)):
-    """Rows whose models (every column of ``columns``) pass ``--models`` / ``--exclude``."""
-    present = sorted(set().union(*(set(frame[c]) for c in columns)))
-    for flag, names in (("--models", args.models), ("--exclude", args.exclude)):
-        for name in names or ():
-            if name not in present:
-                raise InputError(f"{flag}: no model {name!r} in {args.path}; models: {present}.")
-    keep = frame[columns[0]].notna()
-    for c in columns:
-        if args.models:
-            keep &= frame[c].isin(args.models)
-        if args.exclude:
-            keep &= ~frame[c].isin(args.exclude)
-    out = frame[keep.to_numpy()].reset_index(drop=True)
-    if out.empty:
-        raise InputError(f"{args.path}: nothing left between the models selected.")
-    return out
-
-
 def single_grades(args: argparse.Namespace, judgments, level: float):
     """(:class:`~debias.reports.grades.GradeReport`, prompts) of one judge's single grades."""
     from debias.reports.grades import grade_frame, length_controlled_grades
 
-    frame = _select_models(args, grade_frame(judgments))
+    frame = select_models(args, grade_frame(judgments))
     data = frame if args.models or args.exclude else judgments  # the same rows either way
     report = length_controlled_grades(
         data,
@@ -216,7 +174,7 @@ def _grade_leaderboard(args: argparse.Namespace) -> None:
 
     _refuse(args, "single-answer grades", allowed=("--method",))
     check_table_out(args, args.out)
-    judgments = read_graded(args)
+    judgments = read_judge_files(args)
     _one_judge(args, judgments)
     note(args, f"fitting the length-controlled grades ({args.method or 'linear'})…")
     report, _ = single_grades(args, judgments, args.level)
@@ -255,7 +213,7 @@ def paired_table(args: argparse.Namespace, judgments, level: float):
     totals = paired_grade_totals(judgments)
     diff = paired_grade_difference(judgments, level=level).drop(columns="n")
     table = totals.merge(diff, on=keys, how="left", validate="one_to_one")
-    return _select_models(args, table, ("model_a", "model_b"))
+    return select_models(args, table, ("model_a", "model_b"))
 
 
 def _paired_leaderboard(args: argparse.Namespace) -> None:
@@ -263,7 +221,7 @@ def _paired_leaderboard(args: argparse.Namespace) -> None:
 
     _refuse(args, "paired grades", allowed=("--grades",))
     check_table_out(args, args.out)
-    judgments = read_graded(args)
+    judgments = read_judge_files(args)
     table = paired_table(args, judgments, args.level)
     _write(args, table)
     print(
@@ -296,7 +254,7 @@ def verdict_levels(args: argparse.Namespace, judgments):
         features = ()
     kwargs = dict(anchor=args.anchor, features=features, level=args.level)
     if fmt == "arena_hard_battles":  # strong verdicts written as 3 rows: five levels back
-        frame = _select_models(args, arena_hard_levels(judgments), ("model_a", "model_b"))
+        frame = select_models(args, arena_hard_levels(judgments), ("model_a", "model_b"))
         return graded_verdicts(frame, **kwargs), features
     if args.models or args.exclude:
         raise ParameterError(
@@ -315,7 +273,7 @@ def _verdict_leaderboard(args: argparse.Namespace) -> None:
         check_table_out(args, args.coef_out, "--coef-out")
         if args.out is not None and Path(args.coef_out).resolve() == Path(args.out).resolve():
             raise ParameterError("--coef-out and --out name the same file; give two names.")
-    judgments = read_graded(args)
+    judgments = read_judge_files(args)
     _one_judge(args, judgments)
     note(args, "fitting the cumulative logit on the levels…")
     report, features = verdict_levels(args, judgments)
@@ -366,7 +324,7 @@ def cmd_grade_audit(args: argparse.Namespace) -> bool:
             "only (log(1 + characters)); leave --mediators out."
         )
     _refuse(args, "single-answer grades", allowed=("--method",))
-    judgments = read_graded(args)
+    judgments = read_judge_files(args)
     payload: dict = {
         "kind": "single grades",
         "method": args.method or "linear",
