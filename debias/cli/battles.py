@@ -13,7 +13,13 @@ import argparse
 import inspect
 from pathlib import Path
 
-from debias.cli.common import check_table_out, note, read_judge_files, select_models
+from debias.cli.common import (
+    check_table_out,
+    data_format,
+    note,
+    read_judge_files,
+    select_models,
+)
 from debias.errors import InputError, ParameterError
 
 #: --compat values of battle data -> the preset function's name in debias.battles.presets.
@@ -40,10 +46,7 @@ def is_battle_data(args: argparse.Namespace) -> bool:
     battle_only = ("anchor", "coef_out", "features", "verdict_match", "verdict_pattern")
     if any(getattr(args, name, None) for name in battle_only):
         return True
-    from debias.io.judges import detect_format
-
-    mapping = dict(args.mapping) if args.mapping else None
-    return detect_format(args.path, mapping) is not None
+    return data_format(args) is not None
 
 
 def refuse_alpaca_options(args: argparse.Namespace, allow: tuple[str, ...] = ()) -> None:

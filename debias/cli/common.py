@@ -112,6 +112,17 @@ def check_replaceable(out: Path, is_previous, what: str) -> None:
         check_writable(out)
 
 
+def data_format(args: argparse.Namespace) -> str | None:
+    """The judge layout of ``args.path``: ``--format`` when given, else detected
+    (:func:`debias.io.judges.detect_format`; None for AlpacaEval data and plain tables of
+    preferences)."""
+    if getattr(args, "format", None) is not None:
+        return args.format
+    from debias.io.judges import detect_format
+
+    return detect_format(args.path, dict(args.mapping) if args.mapping else None)
+
+
 def read_judge_files(args: argparse.Namespace):
     """The :class:`~debias.judgments.Judgments` of ``args.path`` in any judge layout
     (:func:`debias.io.read_judgments`), ``--judge`` naming the judge of files that store none

@@ -27,7 +27,13 @@ import argparse
 import json
 from pathlib import Path
 
-from debias.cli.common import check_table_out, note, read_judge_files, select_models
+from debias.cli.common import (
+    check_table_out,
+    data_format,
+    note,
+    read_judge_files,
+    select_models,
+)
 from debias.errors import InputError, ParameterError
 
 #: detected (or --format) layouts of graded data -> the kind of grades they hold.
@@ -55,12 +61,7 @@ _NOT_FOR_GRADES = (
 
 def grade_kind(args: argparse.Namespace) -> str | None:
     """``"single"``, ``"paired"`` or None (not graded answers), from the layout alone."""
-    fmt = getattr(args, "format", None)
-    if fmt is None:
-        from debias.io.judges import detect_format
-
-        fmt = detect_format(args.path, dict(args.mapping) if args.mapping else None)
-    return GRADE_FORMATS.get(fmt)
+    return GRADE_FORMATS.get(data_format(args))
 
 
 def _refuse(args: argparse.Namespace, what: str, allowed=()) -> None:
@@ -243,11 +244,7 @@ def verdict_levels(args: argparse.Namespace, judgments):
     """:class:`~debias.reports.graded_verdicts.GradedVerdicts` of the command's battles."""
     from debias.reports.graded_verdicts import arena_hard_levels, graded_verdicts
 
-    fmt = getattr(args, "format", None)
-    if fmt is None:
-        from debias.io.judges import detect_format
-
-        fmt = detect_format(args.path, dict(args.mapping) if args.mapping else None)
+    fmt = data_format(args)
     stored = "tokens" in judgments.answers
     features = tuple(args.features) if args.features else (("tokens",) if stored else ("length",))
     if [f.lower() for f in features] == ["none"]:
