@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError
+from debias.errors import DataWarning, InputError, row_list
 
 COLUMNS: tuple[str, ...] = (
     "instruction",
@@ -59,13 +59,6 @@ _TEXT = ("instruction", "model", "baseline", "judge")
 # ``isin``, ``pd.unique``). Short names (model, baseline, judge) stay plain strings: comparing
 # two Categorical columns with different categories (``model != baseline``) is an error.
 _REPEATED = ("instruction", "output_baseline")
-
-
-def _row_list(index: Iterable, limit: int = 5) -> str:
-    rows = list(index)
-    shown = ", ".join(str(r) for r in rows[:limit])
-    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
-    return f"{shown}{more}"
 
 
 @dataclass(frozen=True)
@@ -207,7 +200,7 @@ class Comparisons:
             bad = out[col].isna()
             if bad.any():
                 raise InputError(
-                    f"{source}: column {col!r} is empty in row(s) {_row_list(out.index[bad])}; "
+                    f"{source}: column {col!r} is empty in row(s) {row_list(out.index[bad])}; "
                     f"every judgment needs an {col}."
                 )
             out[col] = out[col].astype(str)
@@ -241,7 +234,7 @@ class Comparisons:
             )
             raise InputError(
                 f"{source}: {int(dup.sum())} rows judge the same (model, instruction) more than "
-                f"once (rows {_row_list(out.index[dup])}): {named}. Keep one judgment per "
+                f"once (rows {row_list(out.index[dup])}): {named}. Keep one judgment per "
                 "instruction, or average repeated judgments before building Comparisons."
             )
         n_nan = int(out["preference"].isna().sum())
@@ -496,7 +489,7 @@ def _refuse_nested(column: pd.Series, name: str, source: str) -> None:
         example = column[bad].iloc[0]
         raise InputError(
             f"{source}: column {name!r} holds a {type(example).__name__} in row(s) "
-            f"{_row_list(column.index[bad])} (e.g. {str(example)[:40]!r}); it must be text."
+            f"{row_list(column.index[bad])} (e.g. {str(example)[:40]!r}); it must be text."
         )
 
 
@@ -515,7 +508,7 @@ def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
     ):
         bad = raw.map(lambda v: isinstance(v, (bool, np.bool_)))
         raise InputError(
-            f"{source}: preference is a boolean in row(s) {_row_list(raw.index[bad])}; booleans "
+            f"{source}: preference is a boolean in row(s) {row_list(raw.index[bad])}; booleans "
             "are ambiguous (True = model or baseline?): write 1/0/0.5 or model/baseline/tie."
         )
     words = pd.Series(np.nan, index=raw.index)
@@ -528,7 +521,7 @@ def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
     if unparsable.any():
         bad = raw[unparsable]
         raise InputError(
-            f"{source}: preference is not a number in row(s) {_row_list(bad.index)} "
+            f"{source}: preference is not a number in row(s) {row_list(bad.index)} "
             f"(e.g. {bad.iloc[0]!r}). Preferences must be numeric."
         )
     values = values.astype(float)
@@ -550,7 +543,7 @@ def _parse_preference(raw: pd.Series, scale: str, source: str) -> pd.Series:
         offset = 1.0 if scale == "alpaca_eval" else 0.0
         example = values[bad].iloc[0] + offset
         raise InputError(
-            f"{source}: preference out of range {shown} in row(s) {_row_list(values.index[bad])} "
+            f"{source}: preference out of range {shown} in row(s) {row_list(values.index[bad])} "
             f"(e.g. {example!r}). Check the preference scale (preference_scale='alpaca_eval' for "
             "1..2) or fix those rows; out-of-range values would act as negative weights."
         )

@@ -7,6 +7,8 @@ from :class:`DebiasWarning` so it can be filtered as one family.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DebiasError(Exception):
     """Base class of every error caused by input or settings (CLI exit code 2)."""
@@ -49,3 +51,17 @@ def check_param(name: str, value, expected: str, ok: bool) -> None:
     """
     if not ok:
         raise ParameterError(f"The {name!r} parameter must be {expected}. Got {value!r} instead.")
+
+
+def row_list(index: Iterable, limit: int = 5) -> str:
+    """``"3, 7, 9 and 2 more"``: the rows to name in a one-line message.
+
+    Examples
+    --------
+    >>> row_list(range(8))
+    '0, 1, 2, 3, 4 and 3 more'
+    """
+    rows = list(index)
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"{shown}{more}"

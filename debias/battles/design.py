@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError, ParameterError
-from debias.judgments.scale import row_list
+from debias.errors import DataWarning, InputError, ParameterError, row_list
 
 __all__ = [
     "BattleDesign",

@@ -372,7 +372,7 @@ _ORDER_COLUMNS = ("prompt", "turn", "model_a", "model_b", "outcome", "shown_firs
 
 
 def _column(battles: pd.DataFrame, name: str) -> np.ndarray:
-    from debias.judgments.scale import row_list
+    from debias.errors import row_list
 
     values = pd.to_numeric(battles[name], errors="coerce").to_numpy(dtype=float)
     used = battles["outcome"].notna().to_numpy() if "outcome" in battles else True

@@ -33,8 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from debias.errors import InputError, ParameterError
-from debias.judgments.scale import row_list
+from debias.errors import InputError, ParameterError, row_list
 from debias.judgments.store import NO_ANSWER
 
 __all__ = ["ARENA_FEATURES", "TRANSFORMS", "add_answer_features", "style_covariates"]

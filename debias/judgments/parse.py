@@ -67,8 +67,8 @@ from re._constants import (
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError, ParameterError
-from debias.judgments.scale import Scale, row_list
+from debias.errors import DataWarning, InputError, ParameterError, row_list
+from debias.judgments.scale import Scale
 
 KINDS: tuple[str, ...] = ("pair", "pair5", "rating")
 MATCHES: tuple[str, ...] = ("first", "last", "unique")

@@ -27,18 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from debias.errors import InputError, ParameterError
+from debias.errors import InputError, ParameterError, row_list
 
 KINDS: tuple[str, ...] = ("probability", "win_tie_loss", "levels", "grade")
 _TOL = 1e-9
-
-
-def row_list(index: Sequence, limit: int = 5) -> str:
-    """``"3, 7, 9 and 2 more"``: the rows to name in a one-line message."""
-    rows = list(index)
-    shown = ", ".join(str(r) for r in rows[:limit])
-    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
-    return f"{shown}{more}"
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError
+from debias.errors import DataWarning, InputError, row_list
 from debias.judgments import validate as check
-from debias.judgments.scale import row_list
 
 NO_ANSWER = -1
 

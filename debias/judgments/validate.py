@@ -11,8 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError
-from debias.judgments.scale import row_list
+from debias.errors import DataWarning, InputError, row_list
 
 SHOWN_FIRST: tuple[str, ...] = ("a", "b", "unknown")
 _NESTED = (dict, list, tuple, set, np.ndarray, bool, np.bool_)

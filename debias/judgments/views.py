@@ -15,8 +15,7 @@ import pandas as pd
 
 from debias.data import COLUMNS as COMPARISONS_COLUMNS
 from debias.data import Comparisons
-from debias.errors import InputError, ParameterError
-from debias.judgments.scale import row_list
+from debias.errors import InputError, ParameterError, row_list
 from debias.judgments.store import NO_ANSWER, take
 
 if TYPE_CHECKING:  # the class imports this module, not the other way round

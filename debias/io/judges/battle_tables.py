@@ -27,13 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from debias.errors import InputError, ParameterError
+from debias.errors import InputError, ParameterError, row_list
 from debias.io.judges.answers import attach_answers, read_jsonl
 from debias.io.safe_read import check_regular_file, first_line, max_bytes, read_bytes
 from debias.io.tables import FORMATS as TABLE_FORMATS
 from debias.io.tables import table_format
 from debias.judgments import Judgments, Scale
-from debias.judgments.scale import row_list
 
 FIELDS: tuple[str, ...] = (
     "prompt_id",

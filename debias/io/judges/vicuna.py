@@ -36,10 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from debias.errors import DataWarning, InputError, ParameterError
+from debias.errors import DataWarning, InputError, ParameterError, row_list
 from debias.io.judges.answers import bad_lines, first_record, read_jsonl
 from debias.judgments import Judgments, Scale
-from debias.judgments.scale import row_list
 from debias.judgments.store import quiet
 
 REVIEW_FIELDS: frozenset[str] = frozenset({"question_id", "answer1_id", "answer2_id", "score"})
